@@ -1,0 +1,226 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package lock reads and writes ImageLock, the record of resolved digests
+// that makes renders offline and repeatable. Entries are keyed by normalized
+// reference and platform; an entry's resolvedAt changes only when its digest
+// does, so writing an unchanged lock is byte-identical.
+package lock
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/imageref"
+)
+
+const (
+	// APIVersion of ImageLock.
+	APIVersion = "fn.ansible.cloud37.dev/v1alpha1"
+	// Kind of the lock object.
+	Kind = "ImageLock"
+	// DefaultName is the metadata.name written by `pin-images lock`.
+	DefaultName = "images"
+	// LocalConfigAnnotation keeps kustomize and kpt from applying the lock.
+	LocalConfigAnnotation = "config.kubernetes.io/local-config"
+)
+
+// Key identifies an entry: the normalized "name:tag" and an optional platform.
+type Key struct {
+	Image    string
+	Platform string
+}
+
+func (k Key) String() string {
+	if k.Platform == "" {
+		return k.Image
+	}
+	return k.Image + " (" + k.Platform + ")"
+}
+
+// Entry is one resolved digest.
+type Entry struct {
+	// Image is the normalized reference with its tag, e.g. docker.io/library/nginx:1.25.
+	Image string `json:"image" yaml:"image"`
+	// Platform is set when the digest is a platform's child manifest.
+	Platform string `json:"platform,omitempty" yaml:"platform,omitempty"`
+	// Digest is the manifest or index digest the registry served.
+	Digest string `json:"digest" yaml:"digest"`
+	// ResolvedAt is when this digest was first seen for the key (RFC 3339, UTC).
+	ResolvedAt string `json:"resolvedAt" yaml:"resolvedAt"`
+}
+
+// Key returns the entry's key.
+func (e Entry) Key() Key { return Key{Image: e.Image, Platform: e.Platform} }
+
+// Lock is an ImageLock.
+type Lock struct {
+	// Name is metadata.name.
+	Name    string
+	entries map[Key]Entry
+}
+
+// New returns an empty lock with the default name.
+func New() *Lock { return &Lock{Name: DefaultName, entries: map[Key]Entry{}} }
+
+type document struct {
+	APIVersion string   `yaml:"apiVersion"`
+	Kind       string   `yaml:"kind"`
+	Metadata   metadata `yaml:"metadata"`
+	Spec       spec     `yaml:"spec"`
+}
+
+type metadata struct {
+	Name        string            `yaml:"name"`
+	Namespace   string            `yaml:"namespace,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+}
+
+type spec struct {
+	Images []Entry `yaml:"images"`
+}
+
+// Parse decodes an ImageLock strictly: unknown fields, malformed references,
+// digests and times, and duplicate keys are errors naming the field.
+func Parse(data []byte) (*Lock, error) {
+	var doc document
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("failed to decode ImageLock: %w", err)
+	}
+	if doc.APIVersion != APIVersion || doc.Kind != Kind {
+		return nil, fmt.Errorf("not an ImageLock: apiVersion %q kind %q, want %s %s", doc.APIVersion, doc.Kind, APIVersion, Kind)
+	}
+	l := &Lock{Name: doc.Metadata.Name, entries: map[Key]Entry{}}
+	if l.Name == "" {
+		l.Name = DefaultName
+	}
+	for i, e := range doc.Spec.Images {
+		field := fmt.Sprintf("ImageLock/%s spec.images[%d]", l.Name, i)
+		if err := validate(e); err != nil {
+			return nil, fmt.Errorf("%s: %w", field, err)
+		}
+		if _, dup := l.entries[e.Key()]; dup {
+			return nil, fmt.Errorf("%s: duplicate entry for %s: keep one", field, e.Key())
+		}
+		l.entries[e.Key()] = e
+	}
+	return l, nil
+}
+
+func validate(e Entry) error {
+	ref, err := imageref.Parse(e.Image)
+	if err != nil {
+		return fmt.Errorf("image: %w", err)
+	}
+	if ref.Pinned() || ref.Key() != e.Image {
+		return fmt.Errorf("image %q must be a normalized name:tag such as %q", e.Image, ref.Key())
+	}
+	if err := imageref.ValidateDigest(e.Digest); err != nil {
+		return fmt.Errorf("digest: %w", err)
+	}
+	if _, err := time.Parse(time.RFC3339, e.ResolvedAt); err != nil {
+		return fmt.Errorf("resolvedAt %q: want an RFC 3339 time", e.ResolvedAt)
+	}
+	return nil
+}
+
+// Len is the number of entries.
+func (l *Lock) Len() int { return len(l.entries) }
+
+// Get returns the entry for k.
+func (l *Lock) Get(k Key) (Entry, bool) {
+	e, ok := l.entries[k]
+	return e, ok
+}
+
+// Set records digest for k. resolvedAt is now only when the entry is new or
+// its digest changed; Set reports whether anything changed.
+func (l *Lock) Set(k Key, digest string, now time.Time) bool {
+	if e, ok := l.entries[k]; ok && e.Digest == digest {
+		return false
+	}
+	l.entries[k] = Entry{Image: k.Image, Platform: k.Platform, Digest: digest, ResolvedAt: now.UTC().Format(time.RFC3339)}
+	return true
+}
+
+// Prune removes entries whose keys are not in used and returns them sorted.
+func (l *Lock) Prune(used map[Key]bool) []Key {
+	var removed []Key
+	for k := range l.entries {
+		if !used[k] {
+			removed = append(removed, k)
+			delete(l.entries, k)
+		}
+	}
+	sortKeys(removed)
+	return removed
+}
+
+// Entries returns the entries sorted by image, then platform.
+func (l *Lock) Entries() []Entry {
+	keys := make([]Key, 0, len(l.entries))
+	for k := range l.entries {
+		keys = append(keys, k)
+	}
+	sortKeys(keys)
+	out := make([]Entry, len(keys))
+	for i, k := range keys {
+		out[i] = l.entries[k]
+	}
+	return out
+}
+
+func sortKeys(keys []Key) {
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Image != keys[j].Image {
+			return keys[i].Image < keys[j].Image
+		}
+		return keys[i].Platform < keys[j].Platform
+	})
+}
+
+// Marshal renders the lock as a YAML document in a fixed order.
+func (l *Lock) Marshal() ([]byte, error) {
+	doc := document{
+		APIVersion: APIVersion,
+		Kind:       Kind,
+		Metadata: metadata{
+			Name:        l.Name,
+			Annotations: map[string]string{LocalConfigAnnotation: "true"},
+		},
+		Spec: spec{Images: l.Entries()},
+	}
+	if doc.Spec.Images == nil {
+		doc.Spec.Images = []Entry{}
+	}
+	var buf strings.Builder
+	enc := yaml.NewEncoder(&buf)
+	if err := enc.Encode(doc); err != nil {
+		return nil, fmt.Errorf("failed to encode ImageLock: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("failed to encode ImageLock: %w", err)
+	}
+	return []byte(buf.String()), nil
+}

@@ -1,0 +1,139 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package lock
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	da = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	db = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+)
+
+var t0 = time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+
+func TestLock_MarshalRoundTrip(t *testing.T) {
+	l := New()
+	l.Set(Key{Image: "registry:5000/team/app:2"}, db, t0)
+	l.Set(Key{Image: "docker.io/library/nginx:1.25", Platform: "linux/arm64"}, da, t0)
+	l.Set(Key{Image: "docker.io/library/nginx:1.25"}, db, t0)
+	first, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `apiVersion: fn.ansible.cloud37.dev/v1alpha1
+kind: ImageLock
+metadata:
+  name: images
+  annotations:
+    config.kubernetes.io/local-config: "true"
+spec:
+  images:
+  - image: docker.io/library/nginx:1.25
+    digest: ` + db + `
+    resolvedAt: "2026-11-27T05:00:00Z"
+  - image: docker.io/library/nginx:1.25
+    platform: linux/arm64
+    digest: ` + da + `
+    resolvedAt: "2026-11-27T05:00:00Z"
+  - image: registry:5000/team/app:2
+    digest: ` + db + `
+    resolvedAt: "2026-11-27T05:00:00Z"
+`
+	if string(first) != want {
+		t.Fatalf("Marshal:\n%s\nwant:\n%s", first, want)
+	}
+	parsed, err := Parse(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Setting the same digests later changes nothing, so the bytes are identical.
+	for _, e := range parsed.Entries() {
+		if parsed.Set(e.Key(), e.Digest, t0.Add(48*time.Hour)) {
+			t.Errorf("Set of an unchanged digest reported a change for %s", e.Key())
+		}
+	}
+	second, err := parsed.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(second) != string(first) {
+		t.Errorf("re-marshal differs:\n%s", second)
+	}
+}
+
+func TestLock_SetChangesResolvedAtOnlyWithDigest(t *testing.T) {
+	l := New()
+	k := Key{Image: "docker.io/library/nginx:1.25"}
+	l.Set(k, da, t0)
+	t1 := t0.Add(time.Hour)
+	if !l.Set(k, db, t1) {
+		t.Fatal("a new digest must be a change")
+	}
+	if e, _ := l.Get(k); e.ResolvedAt != "2026-11-27T06:00:00Z" || e.Digest != db {
+		t.Errorf("entry = %+v", e)
+	}
+}
+
+func TestParse_errors(t *testing.T) {
+	header := "apiVersion: fn.ansible.cloud37.dev/v1alpha1\nkind: ImageLock\nmetadata:\n  name: images\nspec:\n  images:\n"
+	cases := map[string]struct {
+		doc  string
+		want string
+	}{
+		"unknown field is named": {
+			doc:  header + "  - image: docker.io/library/nginx:1.25\n    digest: " + da + "\n    resolvedAt: \"2026-11-27T05:00:00Z\"\n    color: blue\n",
+			want: "field color not found",
+		},
+		"wrong kind": {
+			doc:  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+			want: "not an ImageLock",
+		},
+		"invalid digest format names the entry": {
+			doc:  header + "  - image: docker.io/library/nginx:1.25\n    digest: sha256:1234\n    resolvedAt: \"2026-11-27T05:00:00Z\"\n",
+			want: "spec.images[0]: digest: invalid digest format",
+		},
+		"un-normalized image names the normal form": {
+			doc:  header + "  - image: nginx:1.25\n    digest: " + da + "\n    resolvedAt: \"2026-11-27T05:00:00Z\"\n",
+			want: `such as "docker.io/library/nginx:1.25"`,
+		},
+		"pinned image is not a lock key": {
+			doc:  header + "  - image: docker.io/library/nginx:1.25@" + da + "\n    digest: " + da + "\n    resolvedAt: \"2026-11-27T05:00:00Z\"\n",
+			want: "must be a normalized name:tag",
+		},
+		"bad time": {
+			doc:  header + "  - image: docker.io/library/nginx:1.25\n    digest: " + da + "\n    resolvedAt: yesterday\n",
+			want: "want an RFC 3339 time",
+		},
+		"duplicate keys": {
+			doc: header + "  - image: docker.io/library/nginx:1.25\n    digest: " + da + "\n    resolvedAt: \"2026-11-27T05:00:00Z\"\n" +
+				"  - image: docker.io/library/nginx:1.25\n    digest: " + db + "\n    resolvedAt: \"2026-11-27T05:00:00Z\"\n",
+			want: "spec.images[1]: duplicate entry",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,219 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"syscall"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Code classifies a registry failure by what the user has to do about it.
+type Code string
+
+// The failure classes. Their messages are part of the user interface (DESIGN.md 2.5).
+const (
+	// ManifestUnknown: the registry does not have the tag or digest.
+	ManifestUnknown Code = "manifest unknown"
+	// Unauthorized: the registry refused the credentials sent, or anonymous access.
+	Unauthorized Code = "unauthorized"
+	// DigestMismatch: the registry serves another digest than the pin for that tag.
+	DigestMismatch Code = "digest verification failed"
+	// InvalidDigest: a digest that is not sha256 with 64 lower-case hex digits.
+	InvalidDigest Code = "invalid digest format"
+	// NetworkRequired: a lookup was needed but the function runs without network.
+	NetworkRequired Code = "network required"
+	// NotLocked: locked mode and the lock has no entry for the reference.
+	NotLocked Code = "not in lock"
+	// Unreachable: the registry could not be connected to.
+	Unreachable Code = "registry unreachable"
+	// Timeout: the run's deadline passed before the registry answered.
+	Timeout Code = "timeout"
+	// RateLimited: the registry kept answering 429 after the retries.
+	RateLimited Code = "rate limited"
+	// PlatformNotFound: the image has no manifest for the requested platform.
+	PlatformNotFound Code = "platform not found"
+	// Failed: any other registry error.
+	Failed Code = "registry error"
+)
+
+// NetworkRequiredMessage names the flags that give a containerized function network.
+const NetworkRequiredMessage = "network required: kustomize build --enable-alpha-plugins --network / kpt fn render --allow-network"
+
+// Error is a classified, credential-free registry failure.
+type Error struct {
+	Code Code
+	// Ref is the reference as the user wrote it.
+	Ref string
+	// Detail is the sanitized cause.
+	Detail string
+	// Hint says what to do.
+	Hint string
+}
+
+func (e *Error) Error() string {
+	msg := string(e.Code)
+	if e.Code == NetworkRequired {
+		msg = NetworkRequiredMessage
+	}
+	if e.Ref != "" {
+		msg = e.Ref + ": " + msg
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+// Message is the error without the reference, for results that name it elsewhere.
+func (e *Error) Message() string {
+	msg := string(e.Code)
+	if e.Code == NetworkRequired {
+		msg = NetworkRequiredMessage
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+// Hints for each class: what the user changes to fix it.
+var hints = map[Code]string{
+	ManifestUnknown:  "the tag or digest does not exist: check the reference, or push the image",
+	Unauthorized:     "log in (docker login), mount the docker config (DOCKER_CONFIG), or use exec mode so your credential helpers run",
+	DigestMismatch:   "the registry serves another digest for that tag: re-pin with mode refresh, or pin the tag you tested",
+	InvalidDigest:    "write the digest as sha256: followed by 64 lower-case hex digits, or remove it and let pin-images resolve the tag",
+	NetworkRequired:  "give the function network, or commit an ImageLock with every image so the render needs none",
+	NotLocked:        "run `pin-images lock` (or mode resolve) to add it to the lock, then commit the lock",
+	Unreachable:      "check the registry host and port, that it is up, and HTTPS_PROXY/NO_PROXY",
+	Timeout:          "raise the timeout, lower concurrency, or check the registry's health",
+	RateLimited:      "authenticate (anonymous Docker Hub pulls are limited), use a mirror, or lower concurrency",
+	PlatformNotFound: "pick a platform the image is built for, or leave platform empty to pin the index",
+	Failed:           "check the registry's logs and the reference",
+}
+
+// NewError builds a classified error with the standard hint.
+func NewError(code Code, ref, detail string) *Error {
+	return &Error{Code: code, Ref: ref, Detail: Sanitize(detail), Hint: hints[code]}
+}
+
+// Classify turns a go-containerregistry or network error into an *Error.
+// hasNetwork reports whether any non-loopback interface exists; a network
+// failure without one is "network required" (a container run with --network none).
+func Classify(ref string, err error, hasNetwork func() bool) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Ref == "" {
+			c := *e
+			c.Ref = ref
+			return &c
+		}
+		return e
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		return classifyStatus(ref, terr)
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return NewError(Timeout, ref, "the registry did not answer before the run's deadline")
+	case errors.Is(err, context.Canceled):
+		return NewError(Timeout, ref, "the run was cancelled")
+	case isNetworkError(err):
+		if hasNetwork != nil && !hasNetwork() {
+			return NewError(NetworkRequired, ref, "")
+		}
+		return NewError(Unreachable, ref, err.Error())
+	}
+	return NewError(Failed, ref, err.Error())
+}
+
+func classifyStatus(ref string, terr *transport.Error) *Error {
+	for _, d := range terr.Errors {
+		switch d.Code {
+		case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode:
+			return NewError(ManifestUnknown, ref, string(d.Code))
+		case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
+			return NewError(Unauthorized, ref, terr.Error())
+		case transport.TooManyRequestsErrorCode:
+			return NewError(RateLimited, ref, terr.Error())
+		}
+	}
+	switch terr.StatusCode {
+	case http.StatusNotFound:
+		return NewError(ManifestUnknown, ref, terr.Error())
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return NewError(Unauthorized, ref, terr.Error())
+	case http.StatusTooManyRequests:
+		return NewError(RateLimited, ref, terr.Error())
+	}
+	return NewError(Failed, ref, terr.Error())
+}
+
+func isNetworkError(err error) bool {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	var urlErr *url.Error
+	return errors.As(err, &opErr) || errors.As(err, &dnsErr) || errors.Is(err, syscall.ECONNREFUSED) ||
+		(errors.As(err, &urlErr) && !errors.Is(err, context.DeadlineExceeded))
+}
+
+var (
+	userinfoRE = regexp.MustCompile(`(://)[^/@\s]+@`)
+	secretRE   = regexp.MustCompile(`(?i)((?:access_token|refresh_token|password|token)=)[^&\s"]+`)
+	bearerRE   = regexp.MustCompile(`(?i)((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+`)
+)
+
+// Sanitize removes credentials from an error text: URL userinfo, token and
+// password query parameters, and Authorization header values.
+func Sanitize(s string) string {
+	s = userinfoRE.ReplaceAllString(s, "${1}")
+	s = secretRE.ReplaceAllString(s, "${1}REDACTED")
+	s = bearerRE.ReplaceAllString(s, "${1}REDACTED")
+	return strings.TrimSpace(s)
+}
+
+// HasExternalNetwork reports whether any up, non-loopback interface has an
+// address. A function container started with --network none has only lo.
+func HasExternalNetwork() bool {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return true // unknown: do not blame the network
+	}
+	for _, iface := range ifaces {
+		if iface.Flags&net.FlagUp == 0 || iface.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		if addrs, err := iface.Addrs(); err == nil && len(addrs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Errorf is a convenience for classified errors with formatted detail.
+func Errorf(code Code, ref, format string, args ...any) *Error {
+	return NewError(code, ref, fmt.Sprintf(format, args...))
+}

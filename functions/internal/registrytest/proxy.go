@@ -1,0 +1,200 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package registrytest
+
+import (
+	"io"
+	"log"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Keys of Proxy.RequestsByMethod besides manifest request methods.
+const (
+	// PingKey counts GET /v2/ (the API version check clients start with).
+	PingKey = "ping"
+	// OtherKey counts everything else (blobs, uploads, tags, catalog).
+	OtherKey = "other"
+)
+
+var manifestPath = regexp.MustCompile(`^/v2/.+/manifests/[^/]+$`)
+
+// Proxy is a plain-HTTP reverse proxy in front of a registry that counts
+// requests and injects delays and failures. It preserves the client's Host
+// header, so upload Locations the registry generates point back at the
+// proxy, and forwards responses untouched, so token realms still point at
+// the real token server. All methods are safe for concurrent use.
+type Proxy struct {
+	// URL is "http://127.0.0.1:PORT".
+	URL string
+	// Host is "127.0.0.1:PORT", what clients put in image references.
+	Host string
+
+	srv      *httptest.Server
+	upstream http.Handler
+	delay    atomic.Int64 // time.Duration
+	requests atomic.Int64
+
+	mu         sync.Mutex
+	byMethod   map[string]int64
+	failLeft   int
+	failStatus int
+	retryAfter string
+}
+
+// NewProxy starts a proxy on a free 127.0.0.1 port in front of upstreamHost
+// (plain HTTP, "127.0.0.1:PORT") and registers t.Cleanup to close it.
+func NewProxy(t testing.TB, upstreamHost string) *Proxy {
+	t.Helper()
+	target := &url.URL{Scheme: "http", Host: upstreamHost}
+	p := &Proxy{byMethod: map[string]int64{}}
+	p.upstream = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host
+		},
+		// Upstream failures already reach the client as 502; logging them
+		// would only add noise, e.g. when a benchmark cancels requests.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	p.srv = httptest.NewServer(p)
+	p.URL = p.srv.URL
+	p.Host = strings.TrimPrefix(p.srv.URL, "http://")
+	t.Cleanup(p.Close)
+	return p
+}
+
+// ServeHTTP counts, delays, optionally fails, then forwards the request.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.count(r)
+	if d := time.Duration(p.delay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if status, retryAfter, ok := p.takeFailure(r); ok {
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		writeRegistryError(w, status, errorCode(status), "injected by registrytest proxy")
+		return
+	}
+	p.upstream.ServeHTTP(w, r)
+}
+
+// SetDelay makes the proxy sleep d before handling each request.
+func (p *Proxy) SetDelay(d time.Duration) {
+	p.delay.Store(int64(d))
+}
+
+// FailNext makes the next n manifest requests (/v2/<name>/manifests/<ref>)
+// answer status without being forwarded, with a Retry-After header when
+// retryAfter is non-empty. Other requests, such as the ping, pass through so
+// that the failure surfaces where a digest resolver would see it.
+func (p *Proxy) FailNext(n int, status int, retryAfter string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failLeft, p.failStatus, p.retryAfter = n, status, retryAfter
+}
+
+// Requests returns the total number of requests seen, failed ones included.
+func (p *Proxy) Requests() int64 {
+	return p.requests.Load()
+}
+
+// RequestsByMethod returns a snapshot of request counts: manifest requests
+// keyed by method ("HEAD", "GET", "PUT", "DELETE"), GET /v2/ under PingKey
+// and all other requests under OtherKey.
+func (p *Proxy) RequestsByMethod() map[string]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.byMethod)
+}
+
+// Reset zeroes the counters and cancels pending failures. The delay stays,
+// so a benchmark can warm up, Reset, and measure; use SetDelay(0) to drop it.
+func (p *Proxy) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.requests.Store(0)
+	clear(p.byMethod)
+	p.failLeft = 0
+}
+
+// Close stops the proxy; it is also registered with t.Cleanup and may be
+// called more than once.
+func (p *Proxy) Close() {
+	p.srv.Close()
+}
+
+func (p *Proxy) count(r *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.requests.Add(1)
+	p.byMethod[requestKey(r)]++
+}
+
+func (p *Proxy) takeFailure(r *http.Request) (status int, retryAfter string, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failLeft <= 0 || !manifestPath.MatchString(r.URL.Path) {
+		return 0, "", false
+	}
+	p.failLeft--
+	return p.failStatus, p.retryAfter, true
+}
+
+func requestKey(r *http.Request) string {
+	switch {
+	case manifestPath.MatchString(r.URL.Path):
+		return r.Method
+	case r.URL.Path == "/v2/" && r.Method == http.MethodGet:
+		return PingKey
+	default:
+		return OtherKey
+	}
+}
+
+// errorCode maps an injected status to the registry error code a real
+// registry would send with it.
+func errorCode(status int) string {
+	switch status {
+	case http.StatusTooManyRequests:
+		return "TOOMANYREQUESTS"
+	case http.StatusUnauthorized:
+		return "UNAUTHORIZED"
+	case http.StatusForbidden:
+		return "DENIED"
+	case http.StatusNotFound:
+		return "MANIFEST_UNKNOWN"
+	case http.StatusServiceUnavailable:
+		return "UNAVAILABLE"
+	default:
+		return "UNKNOWN"
+	}
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Shared helpers for hack/ scripts: the per-user tool cache (DESIGN.md 4).
+# Tools are built once into $CACHE/<tool>-<version>-<flags hash>/ and linked into bin/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/ansible-playbook-operator
+BIN=$ROOT/bin
+mkdir -p "$CACHE" "$BIN"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# cache_dir TOOL VERSION FLAGS... prints the cache directory for that build.
+cache_dir() {
+  local tool=$1 version=$2; shift 2
+  local hash
+  hash=$(printf '%s\n' "$(go env GOVERSION)" "$@" | sha256sum | cut -c1-12)
+  printf '%s/%s-%s-%s\n' "$CACHE" "$tool" "$version" "$hash"
+}
+
+# link TARGET NAME links bin/NAME to TARGET.
+link() { ln -sfn "$1" "$BIN/$2"; }
+
+# go_install TOOL VERSION PACKAGE@VERSION builds a Go tool into the cache
+# (once) and links it into bin/.
+go_install() {
+  local tool=$1 version=$2 pkg=$3
+  local dir
+  dir=$(cache_dir "$tool" "$version" "$pkg" "CGO_ENABLED=0" "-trimpath")
+  if [ ! -x "$dir/$tool" ]; then
+    log "building $tool $version into $dir"
+    mkdir -p "$dir.tmp"
+    GOWORK=off GOBIN="$dir.tmp" CGO_ENABLED=0 GOFLAGS=-trimpath go install "$pkg"
+    rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  fi
+  link "$dir/$tool" "$tool"
+}
+
+# need_apt PACKAGE BINARY... installs Debian packages whose binaries are missing.
+need_apt() {
+  local missing=() pkg bin
+  while [ $# -gt 0 ]; do
+    pkg=$1 bin=$2; shift 2
+    command -v "$bin" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  log "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}

@@ -39,5 +39,9 @@ func main() {
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	return cli.Run(ctx, os.Args[1:], cli.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	terminal := false
+	if fi, err := os.Stdin.Stat(); err == nil {
+		terminal = fi.Mode()&os.ModeCharDevice != 0
+	}
+	return cli.Run(ctx, os.Args[1:], cli.IO{Stdin: os.Stdin, StdinIsTerminal: terminal, Stdout: os.Stdout, Stderr: os.Stderr})
 }

@@ -30,13 +30,16 @@ import (
 
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/imageref"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/pin"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/pinimages"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/registry"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/version"
 )
 
 // IO is what a command reads and writes.
 type IO struct {
-	Stdin  io.Reader
+	Stdin io.Reader
+	// StdinIsTerminal is set when nobody pipes anything in.
+	StdinIsTerminal bool
 	Stdout io.Writer
 	Stderr io.Writer
 }
@@ -49,13 +52,23 @@ var ErrFailed = errors.New("errors reported")
 
 const usage = `pin-images pins container images to registry digests.
 
+As a KRM function it reads a ResourceList on stdin (kustomize transformers:,
+kpt pipelines, kpt fn eval). As a command line tool:
+
 Usage:
-  pin-images resolve [flags] REF...   print REF@sha256:... for each reference
-  pin-images version                  print the version
+  pin-images resolve [flags] REF...    print REF@sha256:... for each reference
+  pin-images pin [-w] [flags] PATH...  pin images in YAML files (-w writes them in place)
+  pin-images verify [flags] PATH...    report unpinned, vanished and drifted pins; exit 1 on errors
+  pin-images lock [-o FILE] [PATH...]  write an ImageLock for the images in PATHs or stdin
+  pin-images version                   print the version
 
 Examples:
   pin-images resolve nginx:1.25 registry:5000/team/app:1.2
   pin-images resolve --platform linux/arm64 nginx:1.25
+  pin-images pin -w deploy/                         # only digest lines change
+  pin-images verify --fail-on-drift deploy/         # for CI
+  kustomize build deploy/ | pin-images lock -o deploy/images.lock.yaml
+  pin-images pin -w --mode locked --lock deploy/images.lock.yaml deploy/
 
 Run "pin-images COMMAND -h" for a command's flags.
 `
@@ -63,12 +76,21 @@ Run "pin-images COMMAND -h" for a command's flags.
 // Run executes the command line args (without the program name).
 func Run(ctx context.Context, args []string, stdio IO) error {
 	if len(args) == 0 {
-		fmt.Fprint(stdio.Stderr, usage)
-		return errUsage
+		if stdio.StdinIsTerminal {
+			fmt.Fprint(stdio.Stderr, usage)
+			return errUsage
+		}
+		return runFunction(ctx, stdio)
 	}
 	switch args[0] {
 	case "resolve":
 		return runResolve(ctx, args[1:], stdio)
+	case "pin":
+		return runPin(ctx, "pin", args[1:], stdio)
+	case "verify":
+		return runPin(ctx, "verify", args[1:], stdio)
+	case "lock":
+		return runLock(ctx, args[1:], stdio)
 	case "version", "--version":
 		fmt.Fprintln(stdio.Stdout, version.Version)
 		return nil
@@ -78,6 +100,33 @@ func Run(ctx context.Context, args []string, stdio IO) error {
 	}
 	fmt.Fprintf(stdio.Stderr, "unknown command %q\n\n%s", args[0], usage)
 	return errUsage
+}
+
+// runFunction is the KRM function: a ResourceList on stdin, the result on stdout.
+func runFunction(ctx context.Context, stdio IO) error {
+	in, err := io.ReadAll(stdio.Stdin)
+	if err != nil {
+		return fmt.Errorf("failed to read stdin: %w", err)
+	}
+	if !pinimages.IsResourceList(in) {
+		fmt.Fprintf(stdio.Stderr, "pin-images: stdin is not a ResourceList (kind: ResourceList): run pin-images as a KRM function from kustomize or kpt, or use a command\n\n%s", usage)
+		return errUsage
+	}
+	p := &pinimages.Processor{
+		Ctx:    ctx,
+		Stderr: stdio.Stderr,
+		NewResolver: func(o registry.Options) (registry.Resolver, error) {
+			o.UserAgent = userAgent()
+			return registry.NewRemote(o)
+		},
+	}
+	if err := pinimages.RunFunction(p, in, stdio.Stdout); err != nil {
+		if pinimages.IsReported(err) {
+			return ErrFailed
+		}
+		return err
+	}
+	return nil
 }
 
 // IsUsage reports whether err was already explained to the user.
@@ -103,7 +152,7 @@ func (f *registryFlags) register(fs *flag.FlagSet) {
 }
 
 func (f *registryFlags) options() (registry.Options, error) {
-	opts := registry.Options{Insecure: f.insecure, UserAgent: "pin-images/" + version.Version}
+	opts := registry.Options{Insecure: f.insecure, UserAgent: userAgent()}
 	if f.caFile != "" {
 		pem, err := os.ReadFile(f.caFile)
 		if err != nil {
@@ -120,6 +169,8 @@ func (f *registryFlags) options() (registry.Options, error) {
 	}
 	return opts, nil
 }
+
+func userAgent() string { return "pin-images/" + version.Version }
 
 type multiFlag []string
 

@@ -115,10 +115,19 @@ func splitHost(s string) (host, path string) {
 	return "", s
 }
 
+// DigestError is a digest that is not sha256 with 64 lower-case hex digits.
+type DigestError struct {
+	Digest string
+}
+
+func (e *DigestError) Error() string {
+	return fmt.Sprintf("invalid digest format %q: want sha256: followed by 64 lower-case hex digits", e.Digest)
+}
+
 // ValidateDigest reports whether d is "sha256:" followed by 64 lower-case hex digits.
 func ValidateDigest(d string) error {
 	if !digestRE.MatchString(d) {
-		return fmt.Errorf("invalid digest format %q: want sha256: followed by 64 lower-case hex digits", d)
+		return &DigestError{Digest: d}
 	}
 	return nil
 }

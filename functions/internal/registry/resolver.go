@@ -273,7 +273,7 @@ func matchPlatform(got, want v1.Platform) bool {
 // Exists implements Resolver.
 func (r *Remote) Exists(ctx context.Context, ref imageref.Ref, digest string) error {
 	if err := imageref.ValidateDigest(digest); err != nil {
-		return NewError(InvalidDigest, ref.Original, err.Error())
+		return NewError(InvalidDigest, ref.Original, fmt.Sprintf("%q is not sha256: followed by 64 lower-case hex digits", digest))
 	}
 	repo := r.target(ref.Name)
 	d, err := name.NewDigest(repo+"@"+digest, r.nameOptions(repo)...)

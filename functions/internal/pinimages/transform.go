@@ -1,0 +1,510 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package pinimages is the pin-images transform: it finds every image field
+// of a set of resources, decides each digest with the pin engine (lock,
+// registry or existing pin, by mode), checks the policy, and reports one
+// result per image plus a summary. It changes nothing itself: callers apply
+// the returned changes to nodes (KRM function) or splice them into files (CLI).
+package pinimages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/kustomize/kyaml/fn/framework"
+	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/imageref"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/lock"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/pin"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/registry"
+)
+
+// Resource is one input object and where it came from.
+type Resource struct {
+	Node *yaml.RNode
+	// File is the path the object was read from ("" when unknown).
+	File string
+	// Index is the object's position in its file.
+	Index int
+}
+
+// Change is one value to write.
+type Change struct {
+	Resource *Resource
+	Field    *Field
+	// Old and New are the image string (StringField) or the digest (ObjectField).
+	Old, New string
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Results framework.Results
+	Changes []Change
+	// Lock is the lock after the run; LockChanged says whether it differs.
+	Lock        *lock.Lock
+	LockChanged bool
+	Stats       pin.Stats
+}
+
+// HasErrors reports whether any result is an error.
+func (r *Report) HasErrors() bool {
+	for _, res := range r.Results {
+		if res.Severity == framework.Error {
+			return true
+		}
+	}
+	return false
+}
+
+// occurrence is a field with its resource and parsed reference.
+type occurrence struct {
+	res   *Resource
+	field *Field
+	ref   imageref.Ref
+	obj   *objectRef
+	req   pin.Request
+	skip  string
+	err   *registry.Error
+	// errField names the sub-field an error is about (e.g. ".tag").
+	errField string
+}
+
+// Transform runs the pin engine over the image fields of resources. now
+// stamps new lock entries (nil: time.Now).
+func Transform(ctx context.Context, resources []*Resource, s Settings, resolver registry.Resolver, lk *lock.Lock, now func() time.Time) (*Report, error) {
+	before := []byte(nil)
+	if lk != nil {
+		b, err := lk.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		before = b
+	}
+	rep := &Report{}
+	var occs []*occurrence
+	for _, r := range resources {
+		if skipResource(r.Node) {
+			continue
+		}
+		fields, err := FindFields(r.Node, s.FieldSpecs)
+		if err != nil {
+			rep.Results = append(rep.Results, result(r, nil, framework.Error, err.Error(), nil, nil))
+			continue
+		}
+		for _, f := range fields {
+			occs = append(occs, s.prepare(r, f))
+		}
+	}
+
+	var reqs []pin.Request
+	for _, o := range occs {
+		if o.skip == "" && o.err == nil {
+			reqs = append(reqs, o.req)
+		}
+	}
+	eng := pin.Engine{Resolver: resolver, Mode: s.Mode, Lock: lk, Concurrency: s.Concurrency, Timeout: s.Timeout, Now: now}
+	if s.Mode == pin.Locked {
+		eng.Resolver = nil
+	}
+	outcomes, newLock, stats, err := eng.Run(ctx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	rep.Lock, rep.Stats = newLock, stats
+
+	counts := map[string]int{}
+	for _, o := range occs {
+		s.decide(rep, o, outcomes, counts)
+	}
+	after, err := newLock.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	// Without a lock in the input there is nothing to update.
+	rep.LockChanged = lk != nil && string(after) != string(before)
+	rep.Results = append(rep.Results, summary(s, len(occs), counts, stats, rep))
+	return rep, nil
+}
+
+// skipResource leaves out local-config objects (Kptfile, ImageLock, function
+// configs) except Kustomization files, whose images[] are pinned in file modes.
+func skipResource(n *yaml.RNode) bool {
+	if n.GetKind() == "Kustomization" {
+		return false
+	}
+	return n.GetAnnotations()[lock.LocalConfigAnnotation] == "true"
+}
+
+// prepare parses a field and decides whether it is skipped.
+func (s Settings) prepare(r *Resource, f *Field) *occurrence {
+	o := &occurrence{res: r, field: f}
+	o.skip = s.skipReason(r.Node, f)
+	if f.Kind == StringField {
+		ref, err := imageref.Parse(f.Node.Value)
+		if err != nil {
+			o.err = classifyParse(f.Node.Value, err)
+			return o
+		}
+		o.ref = ref
+	} else {
+		obj, ref, sub, err := readObject(f)
+		o.obj = obj
+		if err != nil {
+			o.err, o.errField = err, sub
+			return o
+		}
+		if obj.noTag {
+			o.skip = "no newTag: the tag comes from the manifests, nothing to pin here"
+		}
+		o.ref = ref
+	}
+	if o.skip == "" {
+		for _, p := range s.SkipPrefixes {
+			if p.Matches(o.ref.Name) {
+				o.skip = fmt.Sprintf("prefix %q is in skip.prefixes", string(p))
+				break
+			}
+		}
+	}
+	o.req = pin.Request{Ref: o.ref, Platform: s.Platform}
+	return o
+}
+
+func classifyParse(value string, err error) *registry.Error {
+	var de *imageref.DigestError
+	if errors.As(err, &de) {
+		return digestError(value, de)
+	}
+	detail := strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid image reference %q: ", value))
+	return &registry.Error{Code: "invalid image reference", Ref: value, Detail: fmt.Sprintf("%q: %s", value, detail),
+		Hint: "write the image as [registry/]repository[:tag][@sha256:digest] in lower case"}
+}
+
+func digestError(ref string, de *imageref.DigestError) *registry.Error {
+	return registry.NewError(registry.InvalidDigest, ref, fmt.Sprintf("%q is not sha256: followed by 64 lower-case hex digits", de.Digest))
+}
+
+func (s Settings) skipReason(n *yaml.RNode, f *Field) string {
+	for _, sel := range s.Selectors {
+		if selectorMatches(sel, n) {
+			return "resource matches skip.selectors"
+		}
+	}
+	switch ann := n.GetAnnotations()[SkipAnnotation]; {
+	case ann == "true":
+		return "annotation " + SkipAnnotation + `: "true"`
+	case ann != "" && f.Container != "":
+		for _, c := range splitList(ann) {
+			if c == f.Container {
+				return "container " + c + " is listed in annotation " + SkipAnnotation
+			}
+		}
+	}
+	if hasSkipComment(f) {
+		return "line comment # " + SkipComment
+	}
+	return ""
+}
+
+func hasSkipComment(f *Field) bool {
+	nodes := []*yaml.Node{f.Node, f.Key}
+	if f.Kind == ObjectField {
+		nodes = append(nodes, f.Node.Content...)
+	}
+	for _, n := range nodes {
+		if n != nil && (strings.Contains(n.LineComment, SkipComment) || strings.Contains(n.HeadComment, SkipComment)) {
+			return true
+		}
+	}
+	return false
+}
+
+func selectorMatches(sel Selector, n *yaml.RNode) bool {
+	group, version, kind := gvk(n)
+	if (sel.Group != "" && sel.Group != group) || (sel.Version != "" && sel.Version != version) ||
+		(sel.Kind != "" && sel.Kind != kind) || (sel.Name != "" && sel.Name != n.GetName()) ||
+		(sel.Namespace != "" && sel.Namespace != n.GetNamespace()) {
+		return false
+	}
+	labels := n.GetLabels()
+	for k, v := range sel.Labels {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// objectRef is an image object's parts.
+type objectRef struct {
+	repo, tag, digest string
+	digestKey, digest0 *yaml.Node // the digest key and value, when present
+	lastKey, last      *yaml.Node // the entry the digest is added after
+	noTag              bool       // Kustomization entry without newTag or digest
+}
+
+// readObject reads {repository, tag, digest} (or Kustomization's keys). The
+// sub-field of an error is returned so results point at it.
+func readObject(f *Field) (*objectRef, imageref.Ref, string, *registry.Error) {
+	k := f.keys
+	o := &objectRef{}
+	for _, rk := range k.repo {
+		if key, v := field(f.Node, rk); v != nil && v.Value != "" {
+			o.repo = v.Value
+			o.lastKey, o.last = key, v
+			break
+		}
+	}
+	if o.repo == "" {
+		return o, imageref.Ref{}, "." + k.repo[0], &registry.Error{Code: "invalid image object", Detail: k.repo[0] + " is empty", Hint: "set " + k.repo[0]}
+	}
+	if key, v := field(f.Node, k.tag); v != nil && v.Tag != "!!null" {
+		switch v.Tag {
+		case "!!str", "!!int":
+			o.tag = v.Value
+			o.lastKey, o.last = key, v
+		case "!!float":
+			return o, imageref.Ref{}, "." + k.tag, &registry.Error{Code: "invalid image object", Ref: o.repo,
+				Detail: fmt.Sprintf("tag %s is a YAML number and would be read as %s", v.Value, strings.TrimRight(strings.TrimRight(v.Value, "0"), ".")),
+				Hint:   fmt.Sprintf("quote the tag: %s: %q", k.tag, v.Value)}
+		default:
+			return o, imageref.Ref{}, "." + k.tag, &registry.Error{Code: "invalid image object", Ref: o.repo,
+				Detail: fmt.Sprintf("tag %s is a YAML %s", v.Value, strings.TrimPrefix(v.Tag, "!!")), Hint: "quote the tag"}
+		}
+	}
+	o.digestKey, o.digest0 = field(f.Node, k.digest)
+	if o.digest0 != nil && o.digest0.Tag != "!!null" {
+		o.digest = o.digest0.Value
+	}
+	if o.digest != "" {
+		if err := imageref.ValidateDigest(o.digest); err != nil {
+			var de *imageref.DigestError
+			errors.As(err, &de)
+			return o, imageref.Ref{}, "." + k.digest, digestError(o.repo, de)
+		}
+	}
+	if o.tag == "" && o.digest == "" {
+		if k.tagless {
+			o.noTag = true
+		} else {
+			return o, imageref.Ref{}, "." + k.tag, &registry.Error{Code: "invalid image object", Ref: o.repo,
+				Detail: "tag and digest are empty", Hint: "set a tag (the digest is then filled in)"}
+		}
+	}
+	ref, err := imageref.Parse(imageref.Format(o.repo, o.tag, o.digest))
+	if err != nil {
+		return o, imageref.Ref{}, "", classifyParse(imageref.Format(o.repo, o.tag, o.digest), err)
+	}
+	return o, ref, "", nil
+}
+
+// value is what a field holds now, as shown in results.
+func (o *occurrence) value() string {
+	if o.field.Kind == StringField {
+		return o.field.Node.Value
+	}
+	if o.obj == nil {
+		return ""
+	}
+	return o.obj.digest
+}
+
+func (o *occurrence) path() string {
+	if o.field.Kind == ObjectField {
+		if o.errField != "" {
+			return o.field.Path + o.errField
+		}
+		return o.field.Path + "." + o.field.keys.digest
+	}
+	return o.field.Path
+}
+
+// decide turns the engine's outcome into a result and, where needed, a change.
+func (s Settings) decide(rep *Report, o *occurrence, outcomes map[string]*pin.Outcome, counts map[string]int) {
+	add := func(sev framework.Severity, msg string, proposed any) {
+		rep.Results = append(rep.Results, result(o.res, o, sev, msg, o.value(), proposed))
+		counts[string(sev)]++
+	}
+	if o.err != nil {
+		add(framework.Error, errMessage(o.err), nil)
+		return
+	}
+	if violation := s.registryViolation(o.ref); violation != "" {
+		add(framework.Error, violation, nil)
+		return
+	}
+	if o.skip != "" {
+		counts["skipped"]++
+		add(framework.Info, "skipped: "+o.skip, nil)
+		return
+	}
+	out := outcomes[o.req.ID()]
+	switch out.Status {
+	case pin.Pinned, pin.Updated:
+		newValue := out.Digest
+		if o.field.Kind == StringField {
+			newValue = o.ref.WithDigest(out.Digest, s.DropTag).String()
+		}
+		rep.Changes = append(rep.Changes, Change{Resource: o.res, Field: o.field, Old: o.value(), New: newValue})
+		counts[string(out.Status)]++
+		if out.Source == pin.FromLock {
+			counts["fromLock"]++
+		}
+		msg := fmt.Sprintf("pinned %s to %s (from %s)", o.ref.Original, out.Digest, out.Source)
+		if out.Status == pin.Updated {
+			msg = fmt.Sprintf("tag %q moved: pin updated from %s to %s", o.ref.EffectiveTag(), o.ref.Digest, out.Digest)
+		}
+		add(framework.Info, msg, newValue)
+	case pin.Kept:
+		counts["kept"]++
+		msg := "already pinned"
+		if out.Source == pin.FromRegistry {
+			msg = "pin verified: the registry serves " + out.Digest + " for " + o.ref.EffectiveTag()
+			if o.ref.Tag == "" {
+				msg = "pin verified: the registry has " + out.Digest
+			}
+		}
+		add(framework.Info, msg, nil)
+	case pin.Unpinned:
+		proposed := o.ref.WithDigest(out.Digest, s.DropTag).String()
+		if o.field.Kind == ObjectField {
+			proposed = out.Digest
+		}
+		msg := fmt.Sprintf("not pinned: the registry serves %s — run `pin-images pin -w` or mode resolve to pin it", out.Digest)
+		sev := framework.Warning
+		if s.RequireDigests {
+			sev = framework.Error
+			msg = fmt.Sprintf("not pinned and policy.requireDigests is set: the registry serves %s — run `pin-images pin -w` or mode resolve to pin it", out.Digest)
+		}
+		add(sev, msg, proposed)
+	case pin.Drifted:
+		sev := framework.Warning
+		if s.FailOnDrift {
+			sev = framework.Error
+		}
+		add(sev, errMessage(out.Err), out.Current)
+	case pin.Failed:
+		add(framework.Error, errMessage(out.Err), nil)
+	}
+}
+
+// registryViolation checks policy.allowedRegistries.
+func (s Settings) registryViolation(ref imageref.Ref) string {
+	if len(s.Allowed) == 0 {
+		return ""
+	}
+	for _, p := range s.Allowed {
+		if p.Matches(ref.Name) {
+			return ""
+		}
+	}
+	allowed := make([]string, len(s.Allowed))
+	for i, p := range s.Allowed {
+		allowed[i] = string(p)
+	}
+	return fmt.Sprintf("registry not allowed: %s is not under policy.allowedRegistries [%s] — use an image from an allowed registry, or add its registry to the policy",
+		ref.Name, strings.Join(allowed, ", "))
+}
+
+func errMessage(e *registry.Error) string {
+	msg := string(e.Code)
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	if e.Code == registry.NetworkRequired {
+		msg = registry.NetworkRequiredMessage
+	}
+	if e.Hint != "" {
+		msg += " — " + e.Hint
+	}
+	return msg
+}
+
+func result(r *Resource, o *occurrence, sev framework.Severity, msg string, current, proposed any) *framework.Result {
+	res := &framework.Result{Message: msg, Severity: sev}
+	if r != nil {
+		res.ResourceRef = &yaml.ResourceIdentifier{
+			TypeMeta: yaml.TypeMeta{APIVersion: r.Node.GetApiVersion(), Kind: r.Node.GetKind()},
+			NameMeta: yaml.NameMeta{Name: r.Node.GetName(), Namespace: r.Node.GetNamespace()},
+		}
+		if file := fileOf(r); file != "" {
+			res.File = &framework.File{Path: file, Index: r.Index}
+		}
+	}
+	if o != nil {
+		res.Field = &framework.Field{Path: o.path(), CurrentValue: current}
+		if proposed != nil {
+			res.Field.ProposedValue = proposed
+		}
+	}
+	return res
+}
+
+// fileOf is the resource's file: the CLI's, or the path annotation kpt and
+// kustomize set.
+func fileOf(r *Resource) string {
+	if r.File != "" {
+		return r.File
+	}
+	ann := r.Node.GetAnnotations()
+	if p := ann[kioutil.PathAnnotation]; p != "" {
+		return p
+	}
+	return ann[kioutil.LegacyPathAnnotation]
+}
+
+func summary(s Settings, fields int, c map[string]int, st pin.Stats, rep *Report) *framework.Result {
+	msg := fmt.Sprintf("pin-images %s: %d image fields: %d pinned (%d from lock), %d updated, %d kept, %d skipped; %d warnings, %d errors; %d registry lookups for %d distinct references",
+		s.Mode, fields, c[string(pin.Pinned)], c["fromLock"], c[string(pin.Updated)], c["kept"], c["skipped"],
+		c[string(framework.Warning)], c[string(framework.Error)], st.Lookups, st.Requests)
+	if rep.LockChanged {
+		msg += fmt.Sprintf("; lock updated (%d entries)", rep.Lock.Len())
+	}
+	if len(st.Pruned) > 0 {
+		msg += fmt.Sprintf(", %d unused entries pruned", len(st.Pruned))
+	}
+	return &framework.Result{Message: msg, Severity: framework.Info}
+}
+
+// StderrLines renders warnings and errors as "file: Kind/name field: message",
+// because kustomize build hides results.
+func StderrLines(results framework.Results) []string {
+	var out []string
+	for _, r := range results {
+		if r.Severity != framework.Error && r.Severity != framework.Warning {
+			continue
+		}
+		var b strings.Builder
+		if r.File != nil && r.File.Path != "" {
+			b.WriteString(r.File.Path + ": ")
+		}
+		if r.ResourceRef != nil {
+			b.WriteString(r.ResourceRef.Kind + "/" + r.ResourceRef.Name + " ")
+		}
+		if r.Field != nil {
+			b.WriteString(r.Field.Path + ": ")
+		}
+		b.WriteString(string(r.Severity) + ": " + r.Message)
+		out = append(out, b.String())
+	}
+	return out
+}

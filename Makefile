@@ -65,7 +65,7 @@ test: deps build ## Run every test tier of every module (what .ci/run runs).
 
 .PHONY: bench
 bench: deps ## Run the pin-images benchmarks and print their report.
-	cd functions && $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./internal/pin/...
+	cd functions && $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./internal/pinimages/ | grep -v -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu'
 
 .PHONY: demo
 demo: deps build ## Start a local registry, push images, pin an example with pin-images, print the diff.

@@ -389,7 +389,7 @@ func (q *lookups) count() int { return q.made }
 
 // run answers every pending lookup with at most concurrency in flight.
 func (q *lookups) run(ctx context.Context) {
-	work := q.pending
+	work := q.interleave(q.pending)
 	q.pending = nil
 	if len(work) == 0 {
 		return
@@ -410,6 +410,31 @@ func (q *lookups) run(ctx context.Context) {
 	}
 	close(ch)
 	wg.Wait()
+}
+
+// interleave orders lookups round-robin over repositories. The first lookup
+// of a repository pays its ping and token; the others wait for them. Taking
+// one repository at a time would make the workers queue behind each ping;
+// interleaving lets the pings of different repositories overlap.
+func (q *lookups) interleave(work []lookupKey) []lookupKey {
+	groups := map[string][]lookupKey{}
+	var order []string
+	for _, k := range work {
+		repo := q.results[k].ref.Name
+		if _, ok := groups[repo]; !ok {
+			order = append(order, repo)
+		}
+		groups[repo] = append(groups[repo], k)
+	}
+	out := make([]lookupKey, 0, len(work))
+	for round := 0; len(out) < len(work); round++ {
+		for _, repo := range order {
+			if g := groups[repo]; round < len(g) {
+				out = append(out, g[round])
+			}
+		}
+	}
+	return out
 }
 
 func (q *lookups) answer(ctx context.Context, k lookupKey) {

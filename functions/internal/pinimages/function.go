@@ -22,10 +22,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
-	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/lock"
@@ -50,12 +51,22 @@ var _ framework.ResourceListProcessor = (*Processor)(nil)
 // errResults is returned when error results exist, so the process exits 1.
 var errResults = errors.New("pin-images reported errors")
 
-// Process implements framework.ResourceListProcessor.
+// Process implements framework.ResourceListProcessor: the changes are
+// written into the items' nodes.
 func (p *Processor) Process(rl *framework.ResourceList) error {
-	fail := func(err error) error {
+	rep, lockItem, err := p.run(rl)
+	if err != nil || rep.HasErrors() {
+		return err
+	}
+	return p.applyToNodes(rl, rep, lockItem)
+}
+
+// run decides every image; it changes nothing.
+func (p *Processor) run(rl *framework.ResourceList) (*Report, *yaml.RNode, error) {
+	fail := func(err error) (*Report, *yaml.RNode, error) {
 		rl.Results = append(rl.Results, &framework.Result{Message: err.Error(), Severity: framework.Error})
 		fmt.Fprintf(p.Stderr, "pin-images: %v\n", err)
-		return err
+		return nil, nil, err
 	}
 	s, err := ParseConfig(rl.FunctionConfig)
 	if err != nil {
@@ -66,7 +77,7 @@ func (p *Processor) Process(rl *framework.ResourceList) error {
 		return fail(err)
 	}
 	var resolver registry.Resolver
-	if p.NewResolver != nil {
+	if p.NewResolver != nil && s.Mode != "locked" {
 		if resolver, err = p.NewResolver(s.Registry); err != nil {
 			return fail(err)
 		}
@@ -84,7 +95,16 @@ func (p *Processor) Process(rl *framework.ResourceList) error {
 		fmt.Fprintln(p.Stderr, line)
 	}
 	if rep.HasErrors() {
-		return errResults // all-or-nothing: no item is changed
+		return rep, lockItem, errResults // all-or-nothing: no item is changed
+	}
+	return rep, lockItem, nil
+}
+
+func (p *Processor) applyToNodes(rl *framework.ResourceList, rep *Report, lockItem *yaml.RNode) error {
+	fail := func(err error) error {
+		rl.Results = append(rl.Results, &framework.Result{Message: err.Error(), Severity: framework.Error})
+		fmt.Fprintf(p.Stderr, "pin-images: %v\n", err)
+		return err
 	}
 	if err := ApplyToNodes(rep.Changes); err != nil {
 		return fail(err)
@@ -168,10 +188,158 @@ func IsResourceList(data []byte) bool {
 	return head.Kind == "ResourceList"
 }
 
-// RunFunction reads a ResourceList from in and writes the result to out.
+// RunFunction reads a ResourceList from in, runs the processor and writes the
+// ResourceList with its results to out.
+//
+// The usual way (kyaml's framework.Execute) re-encodes every item; yaml.v3
+// needs seconds for 10,000 resources. Since pinning only changes scalars,
+// the output is the input with the new values spliced in and the results
+// appended, which also keeps the input's formatting. Where splicing cannot
+// be used (flow-style or JSON input, results already in the input, a lock to
+// rewrite, a value that cannot be edited in place) the items are re-encoded
+// one by one instead.
 func RunFunction(p *Processor, in []byte, out io.Writer) error {
-	rw := &kio.ByteReadWriter{Reader: bytes.NewReader(in), Writer: out, KeepReaderAnnotations: true}
-	return framework.Execute(p, rw)
+	root, rl, err := readResourceList(in)
+	if err != nil {
+		return err
+	}
+	rep, lockItem, procErr := p.run(rl)
+	if procErr != nil && !errors.Is(procErr, errResults) {
+		return writeResourceList(out, root, rl, procErr)
+	}
+	var changes []Change
+	if procErr == nil {
+		changes = rep.Changes
+	}
+	canSplice := root.Style&yaml.FlowStyle == 0 && lookupKey(root, "results") == nil &&
+		(procErr != nil || lockItem == nil || !rep.LockChanged)
+	if canSplice {
+		if spliced, err := SpliceFile(in, changes); err == nil {
+			var b bytes.Buffer
+			b.Write(spliced)
+			if len(spliced) > 0 && spliced[len(spliced)-1] != '\n' {
+				b.WriteByte('\n')
+			}
+			writeResults(&b, rl.Results)
+			if _, err := out.Write(b.Bytes()); err != nil {
+				return err
+			}
+			return procErr
+		}
+	}
+	if procErr == nil {
+		if err := p.applyToNodes(rl, rep, lockItem); err != nil {
+			procErr = err
+		}
+	}
+	return writeResourceList(out, root, rl, procErr)
+}
+
+// readResourceList decodes the input keeping node positions, so changes can
+// be spliced into the input bytes.
+func readResourceList(in []byte) (*yaml.Node, *framework.ResourceList, error) {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(in)).Decode(&doc); err != nil {
+		return nil, nil, fmt.Errorf("failed to read ResourceList input: %w", err)
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, nil, fmt.Errorf("failed to read ResourceList input: not a mapping")
+	}
+	root := doc.Content[0]
+	rl := &framework.ResourceList{}
+	if items := lookupKey(root, "items"); items != nil {
+		if items.Kind != yaml.SequenceNode {
+			return nil, nil, fmt.Errorf("failed to read ResourceList input: items is not a list")
+		}
+		for i, it := range items.Content {
+			if it.Kind != yaml.MappingNode {
+				return nil, nil, fmt.Errorf("failed to read ResourceList input: items[%d] is not an object", i)
+			}
+			rl.Items = append(rl.Items, yaml.NewRNode(it))
+		}
+	}
+	if fc := lookupKey(root, "functionConfig"); fc != nil && fc.Kind == yaml.MappingNode {
+		rl.FunctionConfig = yaml.NewRNode(fc)
+	}
+	return root, rl, nil
+}
+
+func lookupKey(m *yaml.Node, key string) *yaml.Node {
+	_, v := field(m, key)
+	return v
+}
+
+// writeResourceList re-encodes the items one by one (linear, unlike one
+// large yaml.v3 document), then functionConfig and results.
+func writeResourceList(out io.Writer, root *yaml.Node, rl *framework.ResourceList, procErr error) error {
+	var b bytes.Buffer
+	apiVersion, kind := "config.kubernetes.io/v1", "ResourceList"
+	if v := lookupKey(root, "apiVersion"); v != nil && v.Value != "" {
+		apiVersion = v.Value
+	}
+	if k := lookupKey(root, "kind"); k != nil && k.Value != "" {
+		kind = k.Value
+	}
+	fmt.Fprintf(&b, "apiVersion: %s\nkind: %s\nitems:", apiVersion, kind)
+	if len(rl.Items) == 0 {
+		b.WriteString(" []")
+	}
+	b.WriteString("\n")
+	for _, it := range rl.Items {
+		if err := yaml.ClearEmptyAnnotations(it); err != nil {
+			return err
+		}
+		wide := it.GetAnnotations()[kioutil.SeqIndentAnnotation] == string(yaml.WideSequenceStyle)
+		if err := writeIndented(&b, it.YNode(), "- ", "  ", wide); err != nil {
+			return err
+		}
+	}
+	if rl.FunctionConfig != nil && !rl.FunctionConfig.IsNilOrEmpty() {
+		b.WriteString("functionConfig:\n")
+		if err := writeIndented(&b, rl.FunctionConfig.YNode(), "  ", "  ", false); err != nil {
+			return err
+		}
+	}
+	writeResults(&b, rl.Results)
+	if _, err := out.Write(b.Bytes()); err != nil {
+		return err
+	}
+	return procErr
+}
+
+// writeIndented encodes n as its own document and writes it with first
+// before its first line and rest before the others. Block scalars keep their
+// content, since every line moves by the same amount.
+func writeIndented(b *bytes.Buffer, n *yaml.Node, first, rest string, wide bool) error {
+	var doc bytes.Buffer
+	enc := yaml.NewEncoderWithOptions(&doc, &yaml.EncoderOptions{SeqIndent: seqIndent(wide)})
+	if err := enc.Encode(n); err != nil {
+		return fmt.Errorf("failed to encode output: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	text := strings.TrimSuffix(doc.String(), "\n")
+	for i, line := range strings.Split(text, "\n") {
+		switch {
+		case i == 0:
+			b.WriteString(first)
+		case line == "":
+			// keep blank lines of block scalars blank
+		default:
+			b.WriteString(rest)
+		}
+		b.WriteString(line)
+		b.WriteString("\n")
+	}
+	return nil
+}
+
+func seqIndent(wide bool) yaml.SequenceIndentStyle {
+	if wide {
+		return yaml.WideSequenceStyle
+	}
+	return yaml.CompactSequenceStyle
 }
 
 // IsReported reports whether err was already printed to stderr as results.

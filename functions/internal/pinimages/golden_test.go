@@ -176,9 +176,10 @@ func (r *kioReader) read() ([]*yaml.RNode, error) {
 func indentItem(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	for i, l := range lines {
-		if i == 0 {
+		switch {
+		case i == 0:
 			lines[i] = "- " + l
-		} else {
+		case l != "":
 			lines[i] = "  " + l
 		}
 	}

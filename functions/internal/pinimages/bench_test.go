@@ -1,0 +1,159 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package pinimages
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/lock"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/registry"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/registrytest"
+)
+
+// The corpus of the resolution benchmark: Deployments with two containers,
+// naming 500 distinct references over 50 repositories.
+const (
+	benchRepos   = 50
+	benchTags    = 10 // per repository: 50 × 10 = 500 distinct references
+	benchDelay   = 20 * time.Millisecond
+	benchCorpus  = 2000 // resources
+	benchLocked  = 10000
+	benchPerItem = 2
+)
+
+func benchRef(host string, i int) string {
+	r := i % (benchRepos * benchTags)
+	return fmt.Sprintf("%s/bench/repo%02d:v%d", host, r/benchTags, r%benchTags)
+}
+
+// corpus renders n Deployments as a ResourceList; container j of Deployment
+// i names reference (i*2+j) mod 500.
+func corpus(host string, n int, fnConfig string) []byte {
+	var b bytes.Buffer
+	b.WriteString("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "- apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n    name: app-%d\n  spec:\n    template:\n      spec:\n        containers:\n", i)
+		for j := range benchPerItem {
+			fmt.Fprintf(&b, "        - name: c%d\n          image: %s\n", j, benchRef(host, i*benchPerItem+j))
+		}
+	}
+	b.WriteString(fnConfig)
+	return b.Bytes()
+}
+
+// BenchmarkResolve measures a cold run (new resolver: every repository pays
+// its ping) over the corpus, through a proxy that adds 20 ms to every request
+// and counts them, at concurrency 1, 8 and 16. `make bench` prints the table.
+func BenchmarkResolve(b *testing.B) {
+	reg := registrytest.StartInProcess(b)
+	for i := range benchRepos * benchTags {
+		reg.PushRandom(b, strings.TrimPrefix(benchRef(reg.Host, i), reg.Host+"/"))
+	}
+	proxy := registrytest.NewProxy(b, reg.Host)
+	proxy.SetDelay(benchDelay)
+	distinct := benchRepos * benchTags
+	for _, c := range []int{1, 8, 16} {
+		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) {
+			in := corpus(proxy.Host, benchCorpus, "")
+			s, err := Config{Concurrency: c}.Validate()
+			if err != nil {
+				b.Fatal(err)
+			}
+			var wall time.Duration
+			var requests int64
+			for b.Loop() {
+				proxy.Reset()
+				start := time.Now()
+				items := parseItems(b, in)
+				res, err := registry.NewRemote(s.Registry)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rep, err := Transform(context.Background(), items, s, res, nil, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := ApplyToNodes(rep.Changes); err != nil {
+					b.Fatal(err)
+				}
+				wall = time.Since(start)
+				requests = proxy.Requests()
+				if rep.HasErrors() || len(rep.Changes) != benchCorpus*benchPerItem {
+					b.Fatalf("%d changes, want %d; errors: %v", len(rep.Changes), benchCorpus*benchPerItem, StderrLines(rep.Results))
+				}
+			}
+			lower := time.Duration(math.Ceil(float64(distinct)/float64(c))) * benchDelay
+			perRef := float64(requests) / float64(distinct)
+			b.ReportMetric(perRef, "requests/ref")
+			b.ReportMetric(wall.Seconds()/lower.Seconds(), "x-lower-bound")
+			fmt.Printf("resolve %d resources (%d image fields, %d distinct refs, %d repos), 20 ms/request, concurrency %2d: wall %v, %d requests = %.2f per distinct ref, lower bound ceil(%d/%d)×20ms = %v, ratio %.2f\n",
+				benchCorpus, benchCorpus*benchPerItem, distinct, benchRepos, c, wall.Round(time.Millisecond), requests, perRef, distinct, c, lower, wall.Seconds()/lower.Seconds())
+		})
+	}
+}
+
+// BenchmarkLocked measures the function's hot path: 10,000 Deployments in a
+// ResourceList, pinned from the lock with no network, end to end (parse,
+// transform, serialize).
+func BenchmarkLocked(b *testing.B) {
+	host := "registry.example.com"
+	lk := lock.New()
+	for i := range benchRepos * benchTags {
+		lk.Set(lock.Key{Image: benchRef(host, i)}, derived(benchRef(host, i)), time.Unix(0, 0))
+	}
+	lockYAML, err := lk.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := "functionConfig:\n  apiVersion: fn.ansible.cloud37.dev/v1alpha1\n  kind: PinImages\n  metadata:\n    name: pin\n  spec:\n    mode: locked\n"
+	in := corpus(host, benchLocked, "")
+	in = append(in, []byte(indentItem(string(lockYAML)))...)
+	in = append(in, []byte(cfg)...)
+	var last time.Duration
+	for b.Loop() {
+		start := time.Now()
+		var stderr bytes.Buffer
+		p := &Processor{Ctx: context.Background(), Stderr: &stderr}
+		if err := RunFunction(p, in, io.Discard); err != nil {
+			b.Fatalf("%v: %s", err, stderr.String())
+		}
+		last = time.Since(start)
+	}
+	fmt.Printf("locked: %d resources (%d image fields) pinned from the lock, no network, end to end: %v\n", benchLocked, benchLocked*benchPerItem, last.Round(time.Millisecond))
+}
+
+func parseItems(b *testing.B, rl []byte) []*Resource {
+	b.Helper()
+	items, err := (&kio.ByteReader{Reader: bytes.NewReader(rl)}).Read()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]*Resource, len(items))
+	for i, it := range items {
+		out[i] = &Resource{Node: it}
+	}
+	return out
+}

@@ -6,3 +6,10 @@ set -euo pipefail
 
 need_apt docker-registry docker-registry apache2-utils htpasswd
 go_install crane v0.22.1 github.com/google/go-containerregistry/cmd/crane@v0.22.1
+go_install kustomize v5.8.2 sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
+if ! command -v kpt >/dev/null 2>&1; then
+  echo "kpt is not on PATH: the pipeline tests run the kpt 1.0.0-beta.56 these machines come with" >&2
+  echo "(it cannot be built from the module proxy without a stub, see shared/reference/test-infra.md C)" >&2
+  exit 1
+fi
+command -v docker >/dev/null 2>&1 || { echo "docker is not on PATH: the function image tests need the local Docker engine" >&2; exit 1; }

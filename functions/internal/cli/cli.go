@@ -40,8 +40,8 @@ type IO struct {
 	Stdin io.Reader
 	// StdinIsTerminal is set when nobody pipes anything in.
 	StdinIsTerminal bool
-	Stdout io.Writer
-	Stderr io.Writer
+	Stdout          io.Writer
+	Stderr          io.Writer
 }
 
 // errUsage marks errors already explained by a usage message.

@@ -256,7 +256,7 @@ func selectorMatches(sel Selector, n *yaml.RNode) bool {
 
 // objectRef is an image object's parts.
 type objectRef struct {
-	repo, tag, digest string
+	repo, tag, digest  string
 	digestKey, digest0 *yaml.Node // the digest key and value, when present
 	lastKey, last      *yaml.Node // the entry the digest is added after
 	noTag              bool       // Kustomization entry without newTag or digest

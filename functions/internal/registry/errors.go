@@ -18,6 +18,8 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -132,6 +134,14 @@ func Classify(ref string, err error, hasNetwork func() bool) *Error {
 		}
 		return e
 	}
+	// An untrusted certificate comes first: for loopback and private
+	// registries go-containerregistry also tries plain HTTP, and that
+	// attempt's answer (400 from the TLS port) would hide the real cause.
+	if detail, ok := certificateError(err); ok {
+		e := NewError(Unreachable, ref, detail)
+		e.Hint = "the registry's certificate is not trusted: add its CA to caBundle (--ca-file), or list the registry under insecureRegistries"
+		return e
+	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		return classifyStatus(ref, terr)
@@ -170,6 +180,39 @@ func classifyStatus(ref string, terr *transport.Error) *Error {
 		return NewError(RateLimited, ref, terr.Error())
 	}
 	return NewError(Failed, ref, terr.Error())
+}
+
+// certificateError reports a failed TLS certificate verification in err,
+// described with the request it failed when err says which.
+func certificateError(err error) (string, bool) {
+	cause := certificateCause(err)
+	if cause == nil {
+		return "", false
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) && certificateCause(urlErr.Err) != nil {
+		return urlErr.Error(), true
+	}
+	return cause.Error(), true
+}
+
+// certificateCause returns the certificate verification failure in err, or nil.
+func certificateCause(err error) error {
+	var verr *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &verr):
+		return verr
+	case errors.As(err, &unknown):
+		return unknown
+	case errors.As(err, &hostname):
+		return hostname
+	case errors.As(err, &invalid):
+		return invalid
+	}
+	return nil
 }
 
 func isNetworkError(err error) bool {

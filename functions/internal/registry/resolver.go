@@ -201,8 +201,10 @@ func (r *Remote) headOrGet(ctx context.Context, ref name.Reference) (string, err
 	return got.Digest.String(), nil
 }
 
-// headFallback reports whether a HEAD failure is worth a GET: not for
-// not-found, auth or rate-limit answers, not for network or deadline errors.
+// headFallback reports whether a HEAD failure is worth a GET: for registries
+// whose HEAD is broken (405, missing headers), not for definite answers
+// (not found, auth, rate limits), nor for 5xx, which the transport already
+// retried, nor for network or deadline errors.
 func headFallback(err error) bool {
 	var terr *transport.Error
 	if errors.As(err, &terr) {
@@ -210,7 +212,7 @@ func headFallback(err error) bool {
 		case http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests:
 			return false
 		}
-		return true
+		return terr.StatusCode < 500
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || isNetworkError(err) {
 		return false

@@ -26,6 +26,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/imageref"
 )
 
 // RetryPolicy bounds how the transport retries 429 and 5xx answers.
@@ -152,7 +154,7 @@ type hostRouter struct {
 var _ http.RoundTripper = (*hostRouter)(nil)
 
 func (r *hostRouter) RoundTrip(req *http.Request) (*http.Response, error) {
-	if r.hosts[strings.ToLower(req.URL.Host)] {
+	if r.hosts[imageref.NormalizeHost(req.URL.Host)] {
 		return r.insecure.RoundTrip(req)
 	}
 	return r.secure.RoundTrip(req)
@@ -183,7 +185,10 @@ func newTransport(caBundle []byte, insecureHosts []string, policy RetryPolicy, n
 		skip.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // only for registries the user named insecure
 		hosts := map[string]bool{}
 		for _, h := range insecureHosts {
-			hosts[strings.ToLower(h)] = true
+			hosts[imageref.NormalizeHost(h)] = true
+			if imageref.NormalizeHost(h) == imageref.DockerHub {
+				hosts["index.docker.io"] = true // the host Docker Hub requests go to
+			}
 		}
 		rt = &hostRouter{secure: base, insecure: skip, hosts: hosts}
 	}

@@ -100,7 +100,7 @@ func Start(t testing.TB, opts Options) *Registry {
 	if _, err := os.Stat(registryBinary); err != nil {
 		t.Fatalf("registrytest: %s not found (%v); %s", registryBinary, err, installHint)
 	}
-	cfg := registryConfig{Dir: t.TempDir(), TLS: opts.TLS}
+	cfg := registryConfig{Dir: t.TempDir(), TLS: opts.TLS, Addr: opts.Addr}
 	r := &Registry{}
 	if opts.Auth != AuthNone {
 		r.Username, r.Password = "testuser", randomHex(t, 16)
@@ -154,14 +154,20 @@ func (r *Registry) launch(t testing.TB, cfg registryConfig) {
 		scheme = "https"
 	}
 	var err error
+	fixed := cfg.Addr != ""
 	for range startAttempts {
-		cfg.Addr = "127.0.0.1:" + freePort(t)
+		if !fixed {
+			cfg.Addr = "127.0.0.1:" + freePort(t)
+		}
 		p := startProcess(t, cfg)
 		if err = p.waitReady(scheme+"://"+cfg.Addr+"/v2/", r.transport); err == nil {
 			r.Host = cfg.Addr
 			return
 		}
 		p.stop(t)
+		if fixed {
+			t.Fatalf("registrytest: docker-registry could not listen on %s (is something else using it?): %v", cfg.Addr, err)
+		}
 		if !errors.Is(err, errExited) {
 			break
 		}

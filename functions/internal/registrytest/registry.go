@@ -66,6 +66,9 @@ type Options struct {
 	// is served over HTTPS by the same CA, because go-containerregistry
 	// refuses plain-HTTP token realms for registries it reached over HTTPS.
 	TLS bool
+	// Addr, when set, is the fixed host:port to listen on (for examples
+	// written against localhost:5000); a busy port is a test failure.
+	Addr string
 }
 
 // Registry describes a running test registry.

@@ -57,10 +57,14 @@ $(BIN)/pin-images:
 deps: ## Install what tests and the demo need (Debian packages, Go tools into the cache).
 	@hack/install-deps.sh
 
+.PHONY: image-fn
+image-fn: ## Build localhost/pin-images:dev (and :$(VERSION)) reproducibly from Dockerfile.fn into the local engine.
+	@hack/image.sh fn $(VERSION)
+
 ##@ Test
 
 .PHONY: test
-test: deps build ## Run every test tier of every module (what .ci/run runs).
+test: deps build image-fn ## Run every test tier of every module (what .ci/run runs).
 	@for m in $(MODULES); do echo "==> go test $$m"; (cd $$m && $(GO) test -count=1 ./...); done
 
 .PHONY: bench

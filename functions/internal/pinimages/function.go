@@ -216,11 +216,13 @@ func RunFunction(p *Processor, in []byte, out io.Writer) error {
 	if canSplice {
 		if spliced, err := SpliceFile(in, changes); err == nil {
 			var b bytes.Buffer
-			b.Write(spliced)
 			if len(spliced) > 0 && spliced[len(spliced)-1] != '\n' {
 				b.WriteByte('\n')
 			}
 			writeResults(&b, rl.Results)
+			if _, err := out.Write(spliced); err != nil {
+				return err
+			}
 			if _, err := out.Write(b.Bytes()); err != nil {
 				return err
 			}

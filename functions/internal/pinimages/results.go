@@ -33,6 +33,7 @@ func writeResults(b *bytes.Buffer, results framework.Results) {
 	if len(results) == 0 {
 		return
 	}
+	b.Grow(len(results) * 384) // a result is about 300 bytes
 	b.WriteString("results:\n")
 	for _, r := range results {
 		b.WriteString("- message: " + quote(r.Message) + "\n")

@@ -169,6 +169,11 @@ func (s *source) addKey(m, afterKey, after *yaml.Node, key, value string) (span,
 func applySpans(src []byte, spans []span) ([]byte, error) {
 	sort.SliceStable(spans, func(i, j int) bool { return spans[i].off < spans[j].off })
 	var out bytes.Buffer
+	grow := len(src)
+	for _, sp := range spans {
+		grow += len(sp.text)
+	}
+	out.Grow(grow)
 	last := 0
 	for _, sp := range spans {
 		if sp.off < last {

@@ -425,18 +425,12 @@ func (s Settings) registryViolation(ref imageref.Ref) string {
 		ref.Name, strings.Join(allowed, ", "))
 }
 
+// errMessage is the message and what to do.
 func errMessage(e *registry.Error) string {
-	msg := string(e.Code)
-	if e.Detail != "" {
-		msg += ": " + e.Detail
+	if e.Hint == "" {
+		return e.Message()
 	}
-	if e.Code == registry.NetworkRequired {
-		msg = registry.NetworkRequiredMessage
-	}
-	if e.Hint != "" {
-		msg += " — " + e.Hint
-	}
-	return msg
+	return e.Message() + " — " + e.Hint
 }
 
 func result(r *Resource, o *occurrence, sev framework.Severity, msg string, current, proposed any) *framework.Result {

@@ -76,17 +76,10 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := string(e.Code)
-	if e.Code == NetworkRequired {
-		msg = NetworkRequiredMessage
+	if e.Ref == "" {
+		return e.Message()
 	}
-	if e.Ref != "" {
-		msg = e.Ref + ": " + msg
-	}
-	if e.Detail != "" {
-		msg += ": " + e.Detail
-	}
-	return msg
+	return e.Ref + ": " + e.Message()
 }
 
 // Message is the error without the reference, for results that name it elsewhere.

@@ -8,6 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO := GOWORK=off go
 LDFLAGS := -s -w -X github.com/cloud37/ansible-playbook-operator/functions/internal/version.Version=$(VERSION)
 BIN := $(CURDIR)/bin
+CONTROLLER_GEN := $(BIN)/controller-gen
 
 .DEFAULT_GOAL := help
 
@@ -39,9 +40,25 @@ modules-check: ## Fail when a go.mod outside MODULES appears (hack/tools/ holds 
 	if [ "$$found" != "$$want" ]; then echo "go.mod files in [$$found] but MODULES is [$$want]: update MODULES in the Makefile"; exit 1; fi
 
 .PHONY: verify
-verify: modules-check tidy fmt vet ## Regenerate, tidy and format, then fail if anything changed.
+verify: modules-check generate manifests tidy fmt vet ## Regenerate, tidy and format, then fail if anything changed.
 	@if [ -n "$$(git status --porcelain)" ]; then \
 		echo "make verify: files are not tidy, formatted or generated:"; git status --porcelain; git --no-pager diff --stat; exit 1; fi
+
+##@ Generate
+
+.PHONY: controller-gen
+controller-gen: ## Build controller-gen (controller-tools v0.23.0) into the tool cache and link it into bin/.
+	@hack/tools.sh controller-gen
+
+.PHONY: generate
+generate: controller-gen ## Generate the deepcopy methods of the operator's API types (zz_generated.deepcopy.go).
+	cd operator && GOWORK=off $(CONTROLLER_GEN) object:headerFile=../hack/boilerplate.go.txt paths=./...
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRDs into kustomize/operator/crd/bases and the RBAC role into kustomize/operator/rbac.
+	rm -f kustomize/operator/crd/bases/*.yaml
+	cd operator && GOWORK=off $(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=../kustomize/operator/crd/bases
+	cd operator && GOWORK=off $(CONTROLLER_GEN) rbac:roleName=manager-role paths=./... output:rbac:artifacts:config=../kustomize/operator/rbac
 
 ##@ Build
 
@@ -64,8 +81,9 @@ image-fn: ## Build localhost/pin-images:dev (and :$(VERSION)) reproducibly from 
 ##@ Test
 
 .PHONY: test
-test: deps build image-fn ## Run every test tier of every module (what .ci/run runs).
-	@for m in $(MODULES); do echo "==> go test $$m"; (cd $$m && $(GO) test -count=1 ./...); done
+test: deps build image-fn ## Run every test tier of every module (what .ci/run runs), envtest included.
+	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; \
+	for m in $(MODULES); do echo "==> go test $$m"; (cd $$m && $(GO) test -count=1 ./...); done
 
 .PHONY: bench
 bench: deps ## Run the pin-images benchmarks and print their report.

@@ -101,6 +101,11 @@ const (
 	// rejected the credentials or the ssh host key.
 	AuthenticationFailedReason = "AuthenticationFailed"
 
+	// HostKeyMismatchReason: AuthValid=False because the ssh server's host
+	// key is not in the known_hosts ConfigMap (unknown host or changed key)
+	// while strictHostKeyChecking is on.
+	HostKeyMismatchReason = "HostKeyMismatch"
+
 	// GitOperationFailedReason: CloneReady=False because git ls-remote
 	// failed for another reason (network, DNS, TLS, server error); retried.
 	GitOperationFailedReason = "GitOperationFailed"

@@ -1,0 +1,150 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package controller holds one reconciler per kind. Each follows one
+// skeleton: get the object, snapshot it, run ordered steps that set only
+// their own conditions, summarize Ready/Reconciling/Stalled once, and patch
+// the status once, only when it changed.
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
+)
+
+// FieldOwner is the field manager of every write, server-side apply included.
+const FieldOwner = "ansible-playbook-operator"
+
+// Leftovers of the Python operator (kopf): released and cleaned on first
+// reconcile, since nothing will ever handle them again.
+var (
+	legacyFinalizers  = []string{"kopf.zalando.org/KopfFinalizerMarker", "ansible.cloud37.dev/finalizer"}
+	legacyAnnotations = []string{"kopf.zalando.org/last-handled-configuration", "ansible.cloud37.dev/trigger-reconcile"}
+)
+
+// conditioned is what the three kinds implement.
+type conditioned interface {
+	client.Object
+	GetConditions() []metav1.Condition
+	SetConditions([]metav1.Condition)
+}
+
+// setCondition sets one condition with the object's generation.
+func setCondition(obj conditioned, typ string, status metav1.ConditionStatus, reason, message string) {
+	conds := obj.GetConditions()
+	meta.SetStatusCondition(&conds, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: obj.GetGeneration(),
+	})
+	obj.SetConditions(conds)
+}
+
+// removeCondition drops a condition that is present only while True.
+func removeCondition(obj conditioned, typ string) {
+	conds := obj.GetConditions()
+	meta.RemoveStatusCondition(&conds, typ)
+	obj.SetConditions(conds)
+}
+
+// outcome is what the steps found, for the one summarizer.
+type outcome struct {
+	ready   bool
+	reason  string
+	message string
+	// stalled: the spec cannot work until the user edits it.
+	stalled bool
+}
+
+// summarize sets Ready, and Reconciling/Stalled (kstatus: present only when
+// True) from the outcome of a complete observation.
+func summarize(obj conditioned, o outcome) {
+	status := metav1.ConditionFalse
+	if o.ready {
+		status = metav1.ConditionTrue
+	}
+	setCondition(obj, ansiblev1alpha1.ReadyCondition, status, o.reason, o.message)
+	removeCondition(obj, ansiblev1alpha1.ReconcilingCondition)
+	if o.stalled {
+		setCondition(obj, ansiblev1alpha1.StalledCondition, metav1.ConditionTrue, o.reason, o.message)
+	} else {
+		removeCondition(obj, ansiblev1alpha1.StalledCondition)
+	}
+}
+
+// patchStatus writes the status once, and only when it changed.
+func patchStatus(ctx context.Context, c client.Client, base, obj client.Object, baseStatus, status any) error {
+	if equality.Semantic.DeepEqual(baseStatus, status) {
+		return nil
+	}
+	if err := c.Status().Patch(ctx, obj, client.MergeFrom(base), client.FieldOwner(FieldOwner)); err != nil {
+		return fmt.Errorf("failed to patch status: %w", err)
+	}
+	return nil
+}
+
+// releaseLegacy removes the Python operator's finalizers and annotations.
+// It reports whether it wrote.
+func releaseLegacy(ctx context.Context, c client.Client, obj client.Object) (bool, error) {
+	base := obj.DeepCopyObject().(client.Object)
+	changed := false
+	for _, f := range legacyFinalizers {
+		changed = controllerutil.RemoveFinalizer(obj, f) || changed
+	}
+	if ann := obj.GetAnnotations(); ann != nil {
+		for _, a := range legacyAnnotations {
+			if _, ok := ann[a]; ok {
+				delete(ann, a)
+				changed = true
+			}
+		}
+		obj.SetAnnotations(ann)
+	}
+	if !changed {
+		return false, nil
+	}
+	if err := c.Patch(ctx, obj, client.MergeFrom(base), client.FieldOwner(FieldOwner)); err != nil {
+		return false, fmt.Errorf("failed to release the Python operator's finalizers and annotations: %w", err)
+	}
+	return true, nil
+}
+
+// emitReadyTransition records an event when Ready changed status or reason:
+// Normal for True, Warning otherwise; the event reason is the condition's.
+func emitReadyTransition(rec events.EventRecorder, obj conditioned, before []metav1.Condition) {
+	if rec == nil {
+		return
+	}
+	now := meta.FindStatusCondition(obj.GetConditions(), ansiblev1alpha1.ReadyCondition)
+	if now == nil {
+		return
+	}
+	if old := meta.FindStatusCondition(before, ansiblev1alpha1.ReadyCondition); old != nil && old.Status == now.Status && old.Reason == now.Reason {
+		return
+	}
+	typ := "Warning"
+	if now.Status == metav1.ConditionTrue {
+		typ = "Normal"
+	}
+	rec.Eventf(obj, nil, typ, now.Reason, "Reconcile", "%s", now.Message)
+}

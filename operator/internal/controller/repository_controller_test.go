@@ -119,23 +119,23 @@ func TestRepositoryReconciler_servers(t *testing.T) {
 			spec: ansiblev1alpha1.RepositorySpec{URL: daemonURL, Branch: "release"}, ready: true, reason: ansiblev1alpha1.ValidatedReason, revision: release,
 		},
 		"https basic-auth Secret resolves": {
-			spec: ansiblev1alpha1.RepositorySpec{URL: httpURL, Branch: "main", Auth: httpsAuth},
-			objs: []client.Object{secret(map[string]string{"username": "git-user", "password": "s3cret-password"}, corev1.SecretTypeBasicAuth)},
+			spec:  ansiblev1alpha1.RepositorySpec{URL: httpURL, Branch: "main", Auth: httpsAuth},
+			objs:  []client.Object{secret(map[string]string{"username": "git-user", "password": "s3cret-password"}, corev1.SecretTypeBasicAuth)},
 			ready: true, reason: ansiblev1alpha1.ValidatedReason, revision: head, authCond: metav1.ConditionTrue,
 		},
 		"https token Secret with a username resolves": {
-			spec: ansiblev1alpha1.RepositorySpec{URL: httpURL, Branch: "main", Auth: tokenAuth},
-			objs: []client.Object{secret(map[string]string{"username": "git-user", "token": "s3cret-password"}, corev1.SecretTypeOpaque)},
+			spec:  ansiblev1alpha1.RepositorySpec{URL: httpURL, Branch: "main", Auth: tokenAuth},
+			objs:  []client.Object{secret(map[string]string{"username": "git-user", "token": "s3cret-password"}, corev1.SecretTypeOpaque)},
 			ready: true, reason: ansiblev1alpha1.ValidatedReason, revision: head, authCond: metav1.ConditionTrue,
 		},
 		"wrong password is AuthenticationFailed": {
-			spec: ansiblev1alpha1.RepositorySpec{URL: httpURL, Branch: "main", Auth: httpsAuth},
-			objs: []client.Object{secret(map[string]string{"username": "git-user", "password": "not-the-password"}, corev1.SecretTypeBasicAuth)},
+			spec:   ansiblev1alpha1.RepositorySpec{URL: httpURL, Branch: "main", Auth: httpsAuth},
+			objs:   []client.Object{secret(map[string]string{"username": "git-user", "password": "not-the-password"}, corev1.SecretTypeBasicAuth)},
 			reason: ansiblev1alpha1.AuthenticationFailedReason, authCond: metav1.ConditionFalse,
 		},
 		"a token without username uses oauth2 and is refused here": {
-			spec: ansiblev1alpha1.RepositorySpec{URL: httpURL, Branch: "main", Auth: tokenAuth},
-			objs: []client.Object{secret(map[string]string{"token": "s3cret-password"}, corev1.SecretTypeOpaque)},
+			spec:   ansiblev1alpha1.RepositorySpec{URL: httpURL, Branch: "main", Auth: tokenAuth},
+			objs:   []client.Object{secret(map[string]string{"token": "s3cret-password"}, corev1.SecretTypeOpaque)},
 			reason: ansiblev1alpha1.AuthenticationFailedReason, authCond: metav1.ConditionFalse,
 		},
 		"missing Secret is SecretNotFound": {
@@ -148,8 +148,8 @@ func TestRepositoryReconciler_servers(t *testing.T) {
 			reason: ansiblev1alpha1.InvalidSecretReason, authCond: metav1.ConditionFalse,
 		},
 		"ssh key and known_hosts resolve": {
-			spec: ansiblev1alpha1.RepositorySpec{URL: sshd.URL, Branch: "main", Auth: sshAuth, SSH: strict},
-			objs: []client.Object{secret(map[string]string{"ssh-privatekey": string(sshd.ClientKey)}, corev1.SecretTypeSSHAuth), knownHosts(sshd.KnownHosts)},
+			spec:  ansiblev1alpha1.RepositorySpec{URL: sshd.URL, Branch: "main", Auth: sshAuth, SSH: strict},
+			objs:  []client.Object{secret(map[string]string{"ssh-privatekey": string(sshd.ClientKey)}, corev1.SecretTypeSSHAuth), knownHosts(sshd.KnownHosts)},
 			ready: true, reason: ansiblev1alpha1.ValidatedReason, revision: head, authCond: metav1.ConditionTrue,
 		},
 		"another host's key in known_hosts is HostKeyMismatch": {
@@ -159,8 +159,8 @@ func TestRepositoryReconciler_servers(t *testing.T) {
 			reason: ansiblev1alpha1.HostKeyMismatchReason, authCond: metav1.ConditionFalse,
 		},
 		"a key the server does not know is AuthenticationFailed": {
-			spec: ansiblev1alpha1.RepositorySpec{URL: sshd.URL, Branch: "main", Auth: sshAuth, SSH: strict},
-			objs: []client.Object{secret(map[string]string{"ssh-privatekey": string(otherKey)}, corev1.SecretTypeSSHAuth), knownHosts(sshd.KnownHosts)},
+			spec:   ansiblev1alpha1.RepositorySpec{URL: sshd.URL, Branch: "main", Auth: sshAuth, SSH: strict},
+			objs:   []client.Object{secret(map[string]string{"ssh-privatekey": string(otherKey)}, corev1.SecretTypeSSHAuth), knownHosts(sshd.KnownHosts)},
 			reason: ansiblev1alpha1.AuthenticationFailedReason, authCond: metav1.ConditionFalse,
 		},
 		"missing known_hosts ConfigMap is ConfigMapNotFound": {
@@ -169,8 +169,8 @@ func TestRepositoryReconciler_servers(t *testing.T) {
 			reason: ansiblev1alpha1.ConfigMapNotFoundReason, authCond: metav1.ConditionFalse,
 		},
 		"strictHostKeyChecking false needs no known_hosts": {
-			spec: ansiblev1alpha1.RepositorySpec{URL: sshd.URL, Branch: "main", Auth: sshAuth, SSH: &ansiblev1alpha1.RepositorySSH{StrictHostKeyChecking: boolPtr(false)}},
-			objs: []client.Object{secret(map[string]string{"ssh-privatekey": string(sshd.ClientKey)}, corev1.SecretTypeSSHAuth)},
+			spec:  ansiblev1alpha1.RepositorySpec{URL: sshd.URL, Branch: "main", Auth: sshAuth, SSH: &ansiblev1alpha1.RepositorySSH{StrictHostKeyChecking: boolPtr(false)}},
+			objs:  []client.Object{secret(map[string]string{"ssh-privatekey": string(sshd.ClientKey)}, corev1.SecretTypeSSHAuth)},
 			ready: true, reason: ansiblev1alpha1.ValidatedReason, revision: head, authCond: metav1.ConditionTrue,
 		},
 		"missing branch is BranchNotFound": {

@@ -18,21 +18,29 @@ limitations under the License.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/controller"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
 )
 
 // The leader election Lease; the controllers' RBAC markers sit beside them.
@@ -63,12 +71,16 @@ func run() error {
 		leaderElect            bool
 		leaderElectionID       string
 		watch                  namespaces
+		configMap              string
+		operatorImage          string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	flag.BoolVar(&leaderElect, "leader-elect", true, "elect a leader so that only one replica reconciles")
 	flag.StringVar(&leaderElectionID, "leader-election-id", "ansible-playbook-operator.ansible.cloud37.dev", "name of the leader election Lease")
 	flag.Var(&watch, "namespace", "namespace to watch (repeatable or comma-separated); none watches the whole cluster")
+	flag.StringVar(&configMap, "config-map", "ansible-playbook-operator-config", "name of the OperatorConfig ConfigMap (key config.yaml) in the operator's namespace (POD_NAMESPACE)")
+	flag.StringVar(&operatorImage, "operator-image", "", "the operator's own image for the runs' init container; default: read from this Pod (POD_NAMESPACE, POD_NAME), so it is pinned exactly as the operator is")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -81,7 +93,22 @@ func run() error {
 	if err := ansiblev1alpha1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	cacheOpts := cache.Options{}
+	podNamespace := os.Getenv("POD_NAMESPACE")
+	if podNamespace == "" {
+		podNamespace = "default"
+	}
+	env := controller.Environment{ConfigMap: types.NamespacedName{Namespace: podNamespace, Name: configMap}}
+	managed := labels.SelectorFromSet(labels.Set{jobs.ManagedByLabel: jobs.ManagedByValue})
+	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
+		// Only the operator's own Jobs and their Pods are cached.
+		&batchv1.Job{}: {Label: managed},
+		&corev1.Pod{}:  {Label: managed},
+		// Only the OperatorConfig ConfigMap is cached; Secrets never are.
+		&corev1.ConfigMap{}: {
+			Field:      fields.OneTermEqualSelector("metadata.name", configMap),
+			Namespaces: map[string]cache.Config{podNamespace: {}},
+		},
+	}}
 	if len(watch) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range watch {
@@ -101,10 +128,28 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("failed to create manager: %w", err)
 	}
+	if operatorImage == "" {
+		if operatorImage, err = ownImage(mgr.GetAPIReader(), podNamespace, os.Getenv("POD_NAME")); err != nil {
+			return err
+		}
+	}
+	env.OperatorImage = operatorImage
+	recorder := mgr.GetEventRecorder("ansible-playbook-operator")
+	if err := (&controller.PlaybookReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, Env: env,
+		CheckPaths: controller.CheckPaths,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the Playbook controller: %w", err)
+	}
+	if err := (&controller.ScheduleReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, Env: env,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("failed to set up the Schedule controller: %w", err)
+	}
 	if err := (&controller.RepositoryReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("ansible-playbook-operator"),
+		Recorder:  recorder,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the Repository controller: %w", err)
 	}
@@ -116,4 +161,22 @@ func run() error {
 	}
 	ctrl.Log.WithName("setup").Info("Starting manager", "namespaces", watch.String(), "leaderElection", leaderElect)
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// ownImage reads the manager container's image from this Pod, before the
+// cache starts (an API reader call).
+func ownImage(reader client.Reader, namespace, name string) (string, error) {
+	if name == "" {
+		return "", fmt.Errorf("POD_NAME is not set: set it from the downward API, or pass --operator-image")
+	}
+	pod := &corev1.Pod{}
+	if err := reader.Get(context.Background(), types.NamespacedName{Namespace: namespace, Name: name}, pod); err != nil {
+		return "", fmt.Errorf("failed to read this Pod %s/%s for its image (or pass --operator-image): %w", namespace, name, err)
+	}
+	for _, c := range pod.Spec.Containers {
+		if c.Name == "manager" {
+			return c.Image, nil
+		}
+	}
+	return "", fmt.Errorf("pod %s/%s has no container named manager", namespace, name)
 }

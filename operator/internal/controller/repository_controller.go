@@ -109,7 +109,7 @@ func (r *RepositoryReconciler) reconcile(ctx context.Context, repo *ansiblev1alp
 		repo.Status.ObservedGeneration = repo.Generation
 		return reconcile.Result{}, reconcile.TerminalError(err)
 	}
-	auth, reason, msg := r.auth(ctx, repo)
+	auth, reason, msg := repositoryAuth(ctx, r.APIReader, repo)
 	if reason != "" {
 		setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionFalse, reason, msg)
 		summarize(repo, outcome{reason: reason, message: msg})
@@ -191,16 +191,16 @@ func gitFailure(err error) (reason, condition string) {
 	return ansiblev1alpha1.GitOperationFailedReason, ansiblev1alpha1.CloneReadyCondition
 }
 
-// auth builds the credentials from the Secret and known_hosts ConfigMap. A
-// non-empty reason says what is missing; the message names the object and
-// key, never a value.
-func (r *RepositoryReconciler) auth(ctx context.Context, repo *ansiblev1alpha1.Repository) (git.Auth, string, string) {
+// repositoryAuth builds the credentials from the Secret and known_hosts
+// ConfigMap, read with the API reader. A non-empty reason says what is
+// missing; the message names the object and key, never a value.
+func repositoryAuth(ctx context.Context, reader client.Reader, repo *ansiblev1alpha1.Repository) (git.Auth, string, string) {
 	var auth git.Auth
 	spec := repo.Spec
 	if spec.Auth != nil && spec.Auth.Method != "" && spec.Auth.SecretRef != nil {
 		secret := &corev1.Secret{}
 		key := types.NamespacedName{Namespace: repo.Namespace, Name: spec.Auth.SecretRef.Name}
-		if err := r.APIReader.Get(ctx, key, secret); err != nil {
+		if err := reader.Get(ctx, key, secret); err != nil {
 			if apierrors.IsNotFound(err) {
 				return auth, ansiblev1alpha1.SecretNotFoundReason, fmt.Sprintf("Secret %s/%s named by spec.auth.secretRef does not exist: create it", key.Namespace, key.Name)
 			}
@@ -238,7 +238,7 @@ func (r *RepositoryReconciler) auth(ctx context.Context, repo *ansiblev1alpha1.R
 	if spec.SSH != nil && spec.SSH.KnownHostsConfigMapRef != nil {
 		cm := &corev1.ConfigMap{}
 		key := types.NamespacedName{Namespace: repo.Namespace, Name: spec.SSH.KnownHostsConfigMapRef.Name}
-		err := r.APIReader.Get(ctx, key, cm)
+		err := reader.Get(ctx, key, cm)
 		switch {
 		case apierrors.IsNotFound(err):
 			return auth, ansiblev1alpha1.ConfigMapNotFoundReason, fmt.Sprintf("ConfigMap %s/%s named by spec.ssh.knownHostsConfigMapRef does not exist: create it with the key known_hosts (ssh-keyscan output)", key.Namespace, key.Name)

@@ -1,0 +1,363 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/metrics"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/schedule"
+)
+
+// appliedHashAnnotation records what the operator last applied to a CronJob,
+// so a reconcile that would apply the same thing writes nothing.
+const appliedHashAnnotation = "ansible.cloud37.dev/applied-hash"
+
+// ScheduleReconciler keeps one batch/v1 CronJob per Schedule in sync by
+// server-side apply, and records the runs it makes.
+type ScheduleReconciler struct {
+	Client    client.Client
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Env       Environment
+	Clock     clock.PassiveClock
+}
+
+var _ reconcile.Reconciler = (*ScheduleReconciler)(nil)
+
+// +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=schedules,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=schedules/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch
+
+// SetupWithManager registers the reconciler and its field index.
+func (r *ScheduleReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &ansiblev1alpha1.Schedule{}, playbookRefIndex, func(o client.Object) []string {
+		return []string{o.(*ansiblev1alpha1.Schedule).Spec.PlaybookRef.Name}
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&ansiblev1alpha1.Schedule{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&batchv1.CronJob{}).
+		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(scheduleOfJob)).
+		Watches(&ansiblev1alpha1.Playbook{}, handler.EnqueueRequestsFromMapFunc(r.schedulesOfPlaybook)).
+		Watches(&ansiblev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(r.schedulesOfRepository)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.allSchedules), builder.WithPredicates(isConfigMap(r.Env.ConfigMap))).
+		Named("schedule").
+		Complete(r)
+}
+
+// scheduleOfJob maps a run Job (made by the CronJob or by run-now) to its Schedule.
+func scheduleOfJob(_ context.Context, o client.Object) []reconcile.Request {
+	l := o.GetLabels()
+	if l[jobs.OwnerKindLabel] != "Schedule" || l[jobs.ManagedByLabel] != jobs.ManagedByValue {
+		return nil
+	}
+	name := o.GetAnnotations()[jobs.OwnerNameAnnotation]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+func (r *ScheduleReconciler) schedulesOfPlaybook(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &ansiblev1alpha1.ScheduleList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{playbookRefIndex: o.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list Schedules of a Playbook", "playbook", o.GetName())
+		return nil
+	}
+	return requests(list.Items)
+}
+
+// schedulesOfRepository reaches Schedules through the Playbooks that name the Repository.
+func (r *ScheduleReconciler) schedulesOfRepository(ctx context.Context, o client.Object) []reconcile.Request {
+	pbs := &ansiblev1alpha1.PlaybookList{}
+	if err := r.Client.List(ctx, pbs, client.InNamespace(o.GetNamespace()), client.MatchingFields{repositoryRefIndex: o.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list Playbooks of a Repository", "repository", o.GetName())
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range pbs.Items {
+		out = append(out, r.schedulesOfPlaybook(ctx, &pbs.Items[i])...)
+	}
+	return out
+}
+
+func (r *ScheduleReconciler) allSchedules(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &ansiblev1alpha1.ScheduleList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list Schedules")
+		return nil
+	}
+	return requests(list.Items)
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *ScheduleReconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
+	start := time.Now()
+	defer func() { metrics.ObserveReconcile("Schedule", start, retErr, res.RequeueAfter > 0) }()
+
+	s := &ansiblev1alpha1.Schedule{}
+	if err := r.Client.Get(ctx, req.NamespacedName, s); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if _, err := releaseLegacy(ctx, r.Client, s); err != nil {
+		return reconcile.Result{}, err
+	}
+	base := s.DeepCopy()
+	res, added, err := r.reconcile(ctx, s)
+	if perr := patchStatus(ctx, r.Client, base, s, base.Status, s.Status); perr != nil {
+		return reconcile.Result{}, errors.Join(err, perr)
+	}
+	announceRuns(r.Recorder, s, "Schedule", added)
+	emitReadyTransition(r.Recorder, s, base.Status.Conditions)
+	return res, err
+}
+
+func (r *ScheduleReconciler) reconcile(ctx context.Context, s *ansiblev1alpha1.Schedule) (reconcile.Result, []ansiblev1alpha1.RunRecord, error) {
+	jobList := &batchv1.JobList{}
+	if err := r.Client.List(ctx, jobList, client.InNamespace(s.Namespace), client.MatchingLabels{
+		jobs.ManagedByLabel: jobs.ManagedByValue, jobs.OwnerKindLabel: "Schedule", jobs.OwnerNameLabel: jobs.LabelValue(s.Name),
+	}); err != nil {
+		return reconcile.Result{}, nil, fmt.Errorf("failed to list Jobs: %w", err)
+	}
+	runs, added, err := recordRuns(ctx, r.Client, "Schedule", s.Status.Runs, jobList.Items)
+	if err != nil {
+		return reconcile.Result{}, nil, err
+	}
+	s.Status.Runs = runs
+	r.observeJobs(s, jobList.Items)
+
+	o, res, err := r.sync(ctx, s, jobList.Items)
+	if err != nil {
+		return reconcile.Result{}, added, err
+	}
+	summarize(s, o)
+	s.Status.ObservedGeneration = s.Generation
+	return res, added, nil
+}
+
+// sync validates the Schedule and applies its CronJob.
+func (r *ScheduleReconciler) sync(ctx context.Context, s *ansiblev1alpha1.Schedule, existing []batchv1.Job) (outcome, reconcile.Result, error) {
+	if msg, ok := sameNamespace("spec.playbookRef", s.Spec.PlaybookRef.Namespace, s.Namespace); !ok {
+		return outcome{reason: ansiblev1alpha1.InvalidSpecReason, message: msg, stalled: true}, reconcile.Result{}, nil
+	}
+	cfg, err := r.Env.config(ctx, r.Client)
+	if err != nil {
+		return outcome{reason: ansiblev1alpha1.InvalidSpecReason, message: "operator config: " + err.Error()}, reconcile.Result{}, nil
+	}
+	computed, _ := schedule.Compute(s.Namespace, s.Name, cfg.ScheduleSalt, s.Spec.Schedule)
+	s.Status.ComputedSchedule = computed
+	if err := schedule.Validate(computed); err != nil {
+		return outcome{reason: ansiblev1alpha1.InvalidSpecReason, message: "spec.schedule: " + err.Error(), stalled: true}, reconcile.Result{}, nil
+	}
+	pb := &ansiblev1alpha1.Playbook{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: s.Spec.PlaybookRef.Name}, pb); err != nil {
+		if apierrors.IsNotFound(err) {
+			return outcome{reason: ansiblev1alpha1.PlaybookNotReadyReason, message: fmt.Sprintf("Playbook %s/%s does not exist", s.Namespace, s.Spec.PlaybookRef.Name)}, reconcile.Result{}, nil
+		}
+		return outcome{}, reconcile.Result{}, err
+	}
+	ready := meta.FindStatusCondition(pb.Status.Conditions, ansiblev1alpha1.ReadyCondition)
+	if ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != pb.Generation {
+		msg := fmt.Sprintf("Playbook %s is not Ready", pb.Name)
+		if ready != nil && ready.Message != "" {
+			msg += ": " + ready.Message
+		}
+		return outcome{reason: ansiblev1alpha1.PlaybookNotReadyReason, message: msg}, reconcile.Result{}, nil
+	}
+	repo := &ansiblev1alpha1.Repository{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: pb.Spec.RepositoryRef.Name}, repo); err != nil {
+		return outcome{reason: ansiblev1alpha1.PlaybookNotReadyReason, message: fmt.Sprintf("Repository of Playbook %s: %v", pb.Name, err)}, reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	in := jobs.Inputs{Playbook: pb, Repository: repo, Config: cfg, OperatorImage: r.Env.OperatorImage, Resources: s.Spec.Resources}
+	if o, ok, err := r.applyCronJob(ctx, s, in, computed); err != nil || !ok {
+		return o, reconcile.Result{}, err
+	}
+	if err := r.runNow(ctx, s, in, existing); err != nil {
+		return outcome{}, reconcile.Result{}, err
+	}
+
+	res := reconcile.Result{}
+	s.Status.NextRunTime = nil
+	if !s.Spec.Suspend {
+		next, err := schedule.Next(computed, s.Spec.TimeZone, r.Clock.Now())
+		if err != nil {
+			return outcome{reason: ansiblev1alpha1.InvalidSpecReason, message: err.Error(), stalled: true}, reconcile.Result{}, nil
+		}
+		t := metav1.NewTime(next.UTC())
+		s.Status.NextRunTime = &t
+		// nextRunTime is driven by time alone: refresh it when it passes.
+		res.RequeueAfter = min(next.Sub(r.Clock.Now())+time.Second, time.Hour)
+	}
+	msg := fmt.Sprintf("CronJob %s runs %q", jobs.CronJobName(s.Name), computed)
+	if s.Spec.TimeZone != "" {
+		msg += " in " + s.Spec.TimeZone
+	}
+	if s.Spec.Suspend {
+		msg += " (suspended)"
+	}
+	return outcome{ready: true, reason: ansiblev1alpha1.ScheduledReason, message: msg}, res, nil
+}
+
+// applyCronJob server-side applies the desired CronJob with our field owner,
+// forcing ownership of fields the Python operator's update manager held, and
+// writes nothing when the last applied content is unchanged.
+func (r *ScheduleReconciler) applyCronJob(ctx context.Context, s *ansiblev1alpha1.Schedule, in jobs.Inputs, computed string) (outcome, bool, error) {
+	desired, err := jobs.BuildCronJob(in, s, computed)
+	if err != nil {
+		return outcome{reason: ansiblev1alpha1.InvalidSpecReason, message: err.Error(), stalled: true}, false, nil
+	}
+	if err := controllerutil.SetControllerReference(s, desired, r.Client.Scheme()); err != nil {
+		return outcome{}, false, err
+	}
+	current := &batchv1.CronJob{}
+	err = r.Client.Get(ctx, client.ObjectKeyFromObject(desired), current)
+	switch {
+	case apierrors.IsNotFound(err):
+		current = nil
+	case err != nil:
+		return outcome{}, false, err
+	}
+	if current != nil {
+		if owner := metav1.GetControllerOf(current); owner != nil && owner.UID != s.UID {
+			msg := fmt.Sprintf("CronJob %s/%s is controlled by %s %s: delete it or rename the Schedule", current.Namespace, current.Name, owner.Kind, owner.Name)
+			return outcome{reason: ansiblev1alpha1.CronJobConflictReason, message: msg, stalled: true}, false, nil
+		}
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(desired)
+	if err != nil {
+		return outcome{}, false, err
+	}
+	delete(u, "status")
+	unstructured.RemoveNestedField(u, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u, "spec", "jobTemplate", "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u, "spec", "jobTemplate", "spec", "template", "metadata", "creationTimestamp")
+	b, err := json.Marshal(u)
+	if err != nil {
+		return outcome{}, false, err
+	}
+	sum := sha256.Sum256(b)
+	hash := hex.EncodeToString(sum[:8])
+	if current != nil && current.Annotations[appliedHashAnnotation] == hash && metav1.IsControlledBy(current, s) {
+		return outcome{}, true, nil
+	}
+	obj := &unstructured.Unstructured{Object: u}
+	ann := obj.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[appliedHashAnnotation] = hash
+	obj.SetAnnotations(ann)
+	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		return outcome{}, false, fmt.Errorf("failed to apply CronJob %s: %w", desired.Name, err)
+	}
+	if current == nil {
+		ctrl.LoggerFrom(ctx).Info("Created CronJob", "cronJob", desired.Name, "schedule", computed)
+	}
+	return outcome{}, true, nil
+}
+
+// runNow makes a manual run of the Schedule (its resources apply).
+func (r *ScheduleReconciler) runNow(ctx context.Context, s *ansiblev1alpha1.Schedule, in jobs.Inputs, existing []batchv1.Job) error {
+	id := s.Annotations[RunNowAnnotation]
+	if id == "" || id == s.Status.LastHandledRunNow {
+		return nil
+	}
+	name := jobs.JobName("Schedule", s.Name, id)
+	for i := range existing {
+		if existing[i].Name == name || existing[i].Annotations[jobs.RunIDAnnotation] == id {
+			s.Status.LastHandledRunNow = id
+			return nil
+		}
+	}
+	job, err := jobs.BuildJob(in, "Schedule", s.Name, id)
+	if err != nil {
+		return reconcile.TerminalError(fmt.Errorf("failed to build the Job of run %q: %w", id, err))
+	}
+	if err := controllerutil.SetControllerReference(s, job, r.Client.Scheme()); err != nil {
+		return err
+	}
+	if err := r.Client.Create(ctx, job, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("failed to create Job %s: %w", job.Name, err)
+	}
+	s.Status.LastHandledRunNow = id
+	if r.Recorder != nil {
+		r.Recorder.Eventf(s, job, "Normal", "RunStarted", "Run", "run %s started as Job %s", id, job.Name)
+	}
+	return nil
+}
+
+// observeJobs fills lastRunTime, lastJobRef and lastRunRevision (from the
+// newest Job's own annotations) and BlockedByConcurrency.
+func (r *ScheduleReconciler) observeJobs(s *ansiblev1alpha1.Schedule, list []batchv1.Job) {
+	var newest *batchv1.Job
+	active := 0
+	for i := range list {
+		j := &list[i]
+		if newest == nil || newest.CreationTimestamp.Before(&j.CreationTimestamp) {
+			newest = j
+		}
+		if _, done := runRecord(j, nil); !done {
+			active++
+		}
+	}
+	if newest != nil {
+		t := newest.CreationTimestamp
+		if newest.Status.StartTime != nil {
+			t = *newest.Status.StartTime
+		}
+		s.Status.LastRunTime = &t
+		s.Status.LastJobRef = newest.Name
+		s.Status.LastRunRevision = newest.Annotations[jobs.RevisionAnnotation]
+	}
+	if active > 0 {
+		setCondition(s, ansiblev1alpha1.BlockedByConcurrencyCondition, metav1.ConditionTrue, ansiblev1alpha1.ConcurrentJobsRunningReason,
+			fmt.Sprintf("%d run(s) active; concurrencyPolicy %s decides whether the next one starts", active, s.Spec.ConcurrencyPolicy))
+	} else {
+		setCondition(s, ansiblev1alpha1.BlockedByConcurrencyCondition, metav1.ConditionFalse, ansiblev1alpha1.NoConcurrentJobsReason, "no run is active")
+	}
+}

@@ -29,9 +29,8 @@ vet: ## go vet every module.
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
 
 .PHONY: tidy
-tidy: ## go mod tidy every module, then sync the workspace.
+tidy: ## go mod tidy every module on its own (no go work sync: it would lift one module's dependencies to the other's).
 	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy); done
-	@go work sync
 
 .PHONY: modules-check
 modules-check: ## Fail when a go.mod outside MODULES appears (hack/tools/ holds tool-only modules).

@@ -439,7 +439,9 @@ func TestReconcilers_noOpWritesNothing(t *testing.T) {
 	repoR.ResolveBranch, repoR.LsRemote = git.ResolveBranch, git.LsRemote
 	pbR := &PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: CheckPaths}
 	sR := &ScheduleReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, Clock: fixed}
-	req := func(o client.Object) reconcile.Request { return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)} }
+	req := func(o client.Object) reconcile.Request {
+		return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)}
+	}
 	settle := func() {
 		t.Helper()
 		for _, step := range []struct {

@@ -278,37 +278,44 @@ func (r *PlaybookReconciler) validatePaths(ctx context.Context, pb *ansiblev1alp
 	return outcome{}, true
 }
 
-// runNow creates the Job of a run-now id once: a Job carrying the id, or an
-// id already handled, is a no-op, so replaying after a restart does nothing.
+// runNow creates the Job of a run-now id once (see startRun).
 func (r *PlaybookReconciler) runNow(ctx context.Context, pb *ansiblev1alpha1.Playbook, repo *ansiblev1alpha1.Repository, existing []batchv1.Job) error {
-	id := pb.Annotations[RunNowAnnotation]
-	if id == "" || id == pb.Status.LastHandledRunNow {
-		return nil
-	}
-	name := jobs.JobName("Playbook", pb.Name, id)
-	for i := range existing {
-		if existing[i].Name == name || existing[i].Annotations[jobs.RunIDAnnotation] == id {
-			pb.Status.LastHandledRunNow = id
-			return nil
-		}
-	}
 	cfg, err := r.Env.config(ctx, r.Client)
 	if err != nil {
 		return err
 	}
-	job, err := jobs.BuildJob(jobs.Inputs{Playbook: pb, Repository: repo, Config: cfg, OperatorImage: r.Env.OperatorImage}, "Playbook", pb.Name, id)
+	in := jobs.Inputs{Playbook: pb, Repository: repo, Config: cfg, OperatorImage: r.Env.OperatorImage}
+	return startRun(ctx, r.Client, r.Recorder, pb, "Playbook", &pb.Status.LastHandledRunNow, in, existing)
+}
+
+// startRun creates the Job of the owner's run-now id once: an id already
+// handled, or carried by an existing Job, is a no-op, so replaying after an
+// operator restart does nothing. lastHandled is the owner's status field.
+func startRun(ctx context.Context, c client.Client, rec events.EventRecorder, owner client.Object, kind string, lastHandled *string, in jobs.Inputs, existing []batchv1.Job) error {
+	id := owner.GetAnnotations()[RunNowAnnotation]
+	if id == "" || id == *lastHandled {
+		return nil
+	}
+	name := jobs.JobName(kind, owner.GetName(), id)
+	for i := range existing {
+		if existing[i].Name == name || existing[i].Annotations[jobs.RunIDAnnotation] == id {
+			*lastHandled = id
+			return nil
+		}
+	}
+	job, err := jobs.BuildJob(in, kind, owner.GetName(), id)
 	if err != nil {
 		return reconcile.TerminalError(fmt.Errorf("failed to build the Job of run %q: %w", id, err))
 	}
-	if err := controllerutil.SetControllerReference(pb, job, r.Client.Scheme()); err != nil {
+	if err := controllerutil.SetControllerReference(owner, job, c.Scheme()); err != nil {
 		return err
 	}
-	if err := r.Client.Create(ctx, job, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := c.Create(ctx, job, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("failed to create Job %s: %w", job.Name, err)
 	}
-	pb.Status.LastHandledRunNow = id
-	if r.Recorder != nil {
-		r.Recorder.Eventf(pb, job, "Normal", "RunStarted", "Run", "run %s started as Job %s at commit %s", id, job.Name, repo.Status.ResolvedRevision)
+	*lastHandled = id
+	if rec != nil {
+		rec.Eventf(owner, job, "Normal", "RunStarted", "Run", "run %s started as Job %s at commit %s", id, job.Name, in.Repository.Status.ResolvedRevision)
 	}
 	return nil
 }

@@ -303,32 +303,7 @@ func (r *ScheduleReconciler) applyCronJob(ctx context.Context, s *ansiblev1alpha
 
 // runNow makes a manual run of the Schedule (its resources apply).
 func (r *ScheduleReconciler) runNow(ctx context.Context, s *ansiblev1alpha1.Schedule, in jobs.Inputs, existing []batchv1.Job) error {
-	id := s.Annotations[RunNowAnnotation]
-	if id == "" || id == s.Status.LastHandledRunNow {
-		return nil
-	}
-	name := jobs.JobName("Schedule", s.Name, id)
-	for i := range existing {
-		if existing[i].Name == name || existing[i].Annotations[jobs.RunIDAnnotation] == id {
-			s.Status.LastHandledRunNow = id
-			return nil
-		}
-	}
-	job, err := jobs.BuildJob(in, "Schedule", s.Name, id)
-	if err != nil {
-		return reconcile.TerminalError(fmt.Errorf("failed to build the Job of run %q: %w", id, err))
-	}
-	if err := controllerutil.SetControllerReference(s, job, r.Client.Scheme()); err != nil {
-		return err
-	}
-	if err := r.Client.Create(ctx, job, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("failed to create Job %s: %w", job.Name, err)
-	}
-	s.Status.LastHandledRunNow = id
-	if r.Recorder != nil {
-		r.Recorder.Eventf(s, job, "Normal", "RunStarted", "Run", "run %s started as Job %s", id, job.Name)
-	}
-	return nil
+	return startRun(ctx, r.Client, r.Recorder, s, "Schedule", &s.Status.LastHandledRunNow, in, existing)
 }
 
 // observeJobs fills lastRunTime, lastJobRef and lastRunRevision (from the

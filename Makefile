@@ -88,6 +88,11 @@ test: deps build image-fn ## Run every test tier of every module (what .ci/run r
 bench: deps ## Run the pin-images benchmarks and print their report.
 	cd functions && $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./internal/pinimages/ | grep -v -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu'
 
+.PHONY: bench-operator
+bench-operator: deps ## Scale of the operator on envtest: 1,000 Repositories, Playbooks and Schedules (BENCH_OPERATOR_N, BENCH_OPERATOR_WORKERS).
+	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; \
+	cd operator && $(GO) test -run '^$$' -bench OperatorScale -benchtime 1x -count 1 -timeout 30m ./internal/controller/ | grep -v -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu'
+
 .PHONY: demo
 demo: deps build ## Start a local registry, push images, pin an example with pin-images, print the diff.
 	@hack/demo.sh

@@ -148,3 +148,8 @@ func emitReadyTransition(rec events.EventRecorder, obj conditioned, before []met
 	}
 	rec.Eventf(obj, nil, typ, now.Reason, "Reconcile", "%s", now.Message)
 }
+
+// conditionTrue reports whether the object's condition typ is True.
+func conditionTrue(obj conditioned, typ string) bool {
+	return meta.IsStatusConditionTrue(obj.GetConditions(), typ)
+}

@@ -30,6 +30,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -383,11 +384,23 @@ func managedBy(obj client.Object, manager, operation string) bool {
 
 // countingClient counts every write request a reconcile makes.
 func countingClient(writes *atomic.Int64) client.Client {
-	count := func() { writes.Add(1) }
 	c, err := client.NewWithWatch(restConfig, client.Options{Scheme: scheme})
 	if err != nil {
 		panic(err)
 	}
+	return countWrites(c, writes)
+}
+
+// noWatch makes a client.Client a client.WithWatch for the interceptor.
+type noWatch struct{ client.Client }
+
+func (noWatch) Watch(context.Context, client.ObjectList, ...client.ListOption) (watch.Interface, error) {
+	return nil, fmt.Errorf("watch is not supported")
+}
+
+// countWrites wraps c so that every write request adds one to writes.
+func countWrites(c client.WithWatch, writes *atomic.Int64) client.WithWatch {
+	count := func() { writes.Add(1) }
 	return interceptor.NewClient(c, interceptor.Funcs{
 		Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
 			count()
@@ -463,10 +476,6 @@ func TestReconcilers_noOpWritesNothing(t *testing.T) {
 	if n := writes.Load(); n != 0 {
 		t.Errorf("a no-op reconcile of a Repository, a Playbook and a Schedule made %d write requests, want 0", n)
 	}
-}
-
-func conditionTrue(obj conditioned, typ string) bool {
-	return condition(obj, typ).Status == metav1.ConditionTrue
 }
 
 // TestScheduleReconciler_adoptsPythonOperatorCronJob: a CronJob named after

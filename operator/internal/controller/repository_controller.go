@@ -109,6 +109,14 @@ func (r *RepositoryReconciler) reconcile(ctx context.Context, repo *ansiblev1alp
 		repo.Status.ObservedGeneration = repo.Generation
 		return reconcile.Result{}, reconcile.TerminalError(err)
 	}
+	// A restart (or any event) within the interval of a complete sync asks
+	// the git server nothing and writes nothing: the sync is driven by time.
+	if last := repo.Status.LastSyncTime; last != nil && repo.Status.ObservedGeneration == repo.Generation &&
+		conditionTrue(repo, ansiblev1alpha1.ReadyCondition) {
+		if wait := last.Add(repo.GetInterval()).Sub(r.Clock.Now()); wait > 0 {
+			return reconcile.Result{RequeueAfter: wait}, nil
+		}
+	}
 	auth, reason, msg := repositoryAuth(ctx, r.APIReader, repo)
 	if reason != "" {
 		setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionFalse, reason, msg)

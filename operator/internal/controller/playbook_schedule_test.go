@@ -471,10 +471,27 @@ func TestReconcilers_noOpWritesNothing(t *testing.T) {
 	if !conditionTrue(get(t, s), ansiblev1alpha1.ReadyCondition) {
 		t.Fatalf("Schedule not Ready: %+v", s.Status.Conditions)
 	}
+	// A manual run, handled once.
+	pb := get(t, f.pb)
+	patch := client.MergeFrom(pb.DeepCopy())
+	pb.Annotations = map[string]string{RunNowAnnotation: "r1"}
+	if err := k8sClient.Patch(ctx, pb, patch); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	if n := len(jobsOf(t, f.ns, "Playbook", "site")); n != 1 {
+		t.Fatalf("%d Jobs for run r1, want 1", n)
+	}
+	// A restart: new reconcilers with no memory replay everything.
+	pbR = &PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: CheckPaths}
+	sR = &ScheduleReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, Clock: fixed}
 	writes.Store(0)
 	settle()
 	if n := writes.Load(); n != 0 {
-		t.Errorf("a no-op reconcile of a Repository, a Playbook and a Schedule made %d write requests, want 0", n)
+		t.Errorf("a no-op reconcile of a Repository, a Playbook (with a handled run-now) and a Schedule after a restart made %d write requests, want 0", n)
+	}
+	if n := len(jobsOf(t, f.ns, "Playbook", "site")); n != 1 {
+		t.Errorf("%d Jobs after the replay, want 1", n)
 	}
 }
 
@@ -516,4 +533,18 @@ func TestScheduleReconciler_adoptsPythonOperatorCronJob(t *testing.T) {
 	if got := get(t, s); len(got.Finalizers) != 0 {
 		t.Errorf("kopf finalizer not released: %v", got.Finalizers)
 	}
+}
+
+// TestPlaybookReconciler_configChange: the OperatorConfig is read on change.
+func TestPlaybookReconciler_configChange(t *testing.T) {
+	requireEnv(t)
+	f := newFixture(t, "apiVersion: config.ansible.cloud37.dev/v1alpha1\nkind: OperatorConfig\nrequirePinnedExecutor: true\n")
+	startOperator(t, f.env)
+	waitReason(t, f.pb, ansiblev1alpha1.ExecutorNotPinnedReason)
+	cm := get(t, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "operator-config", Namespace: f.ns}})
+	cm.Data[opconfig.Key] = "apiVersion: config.ansible.cloud37.dev/v1alpha1\nkind: OperatorConfig\nexecutorDefaults:\n  image:\n    repository: kenchrcum/ansible-runner\n    digest: " + runnerDigest + "\nrequirePinnedExecutor: true\n"
+	if err := k8sClient.Update(context.Background(), cm); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, f.pb)
 }

@@ -360,6 +360,40 @@ func TestScheduleReconciler(t *testing.T) {
 		t.Errorf("BlockedByConcurrency = %s, want False", c.Status)
 	}
 
+	// The CronJob controller makes a Job from the jobTemplate: the status
+	// follows it (the Job's own annotations, not the pod template's).
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: cj.Name + "-29000000", Namespace: f.ns,
+			Labels: cj.Spec.JobTemplate.Labels, Annotations: cj.Spec.JobTemplate.Annotations,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(cj, batchv1.SchemeGroupVersion.WithKind("CronJob"))},
+		},
+		Spec: *cj.Spec.JobTemplate.Spec.DeepCopy(),
+	}
+	if err := k8sClient.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "lastJobRef and BlockedByConcurrency", func() (bool, string) {
+		got := get(t, s)
+		c := condition(got, ansiblev1alpha1.BlockedByConcurrencyCondition)
+		return got.Status.LastJobRef == job.Name && got.Status.LastRunRevision == f.src.Head(t, "main") && got.Status.LastRunTime != nil &&
+			c.Status == metav1.ConditionTrue, fmt.Sprintf("lastJobRef %q revision %q blocked %s", got.Status.LastJobRef, got.Status.LastRunRevision, c.Status)
+	})
+	finishJob(t, job, false, runspec.Summary{Result: "failed", Reason: "PlaybookFailed", ExitCode: 2,
+		Totals: runspec.Counts{OK: 1, Failed: 1}, Failures: []runspec.Failure{{Host: "web-1", Task: "install", Message: "boom"}}})
+	eventually(t, "the scheduled run record", func() (bool, string) {
+		got := get(t, s)
+		c := condition(got, ansiblev1alpha1.BlockedByConcurrencyCondition)
+		return len(got.Status.Runs) == 1 && c.Status == metav1.ConditionFalse, fmt.Sprintf("%d runs, blocked %s", len(got.Status.Runs), c.Status)
+	})
+	if run := get(t, s).Status.Runs[0]; run.Result != ansiblev1alpha1.RunFailed || run.Reason != "PlaybookFailed" ||
+		len(run.FailedTasks) != 1 || run.FailedTasks[0].Task != "install" || run.RunID != job.Name {
+		t.Errorf("scheduled run record %+v", run)
+	}
+	if ready := condition(get(t, s), ansiblev1alpha1.ReadyCondition); ready.Status != metav1.ConditionTrue {
+		t.Errorf("a failed run flipped Ready: %s %s", ready.Status, ready.Reason)
+	}
+
 	// A new commit reaches the CronJob through the Repository's sync.
 	next := f.src.Commit(t, map[string]string{"site.yml": "- hosts: all\n  tasks: [{debug: {msg: hi}}]\n"}, "second")
 	repo := get(t, f.repo)

@@ -182,6 +182,11 @@ func TestRepositoryReconciler_servers(t *testing.T) {
 			reason:  ansiblev1alpha1.GitOperationFailedReason,
 			wantErr: true,
 		},
+		"a URL with credentials in it is stalled, and the password is not repeated": {
+			spec:    ansiblev1alpha1.RepositorySpec{URL: strings.Replace(httpURL, "http://", "http://git-user:s3cret-password@", 1), Branch: "main"},
+			reason:  ansiblev1alpha1.InvalidSpecReason,
+			wantErr: true,
+		},
 		"a pinned revision is recorded as is": {
 			spec:  ansiblev1alpha1.RepositorySpec{URL: daemonURL, Branch: "main", Revision: release},
 			ready: true, reason: ansiblev1alpha1.ValidatedReason, revision: release,

@@ -1,0 +1,142 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/gittest"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/kubelettest"
+)
+
+const e2ePlaybook = `- hosts: all
+  gather_facts: false
+  tasks:
+  - name: greet
+    ansible.builtin.debug:
+      msg: hello
+  - name: maybe fail
+    ansible.builtin.fail:
+      msg: asked to fail
+    when: fail_run | default(false) | bool
+`
+
+// TestRuns_endToEnd: a run-now makes a Job, the kubelet stand-in runs it with
+// the real playbook-runner and Debian's ansible, and the outcome lands in the
+// Playbook's status.
+func TestRuns_endToEnd(t *testing.T) {
+	requireEnv(t)
+	runner := filepath.Join(t.TempDir(), "playbook-runner")
+	build := exec.Command("go", "build", "-o", runner, "../../cmd/playbook-runner")
+	build.Env = append(build.Environ(), "GOWORK=off", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build playbook-runner: %v\n%s", err, out)
+	}
+	executor := "kenchrcum/ansible-runner@" + runnerDigest
+	kubelet := &kubelettest.Kubelet{Client: k8sClient,
+		Binaries: map[string]string{jobs.OperatorRunnerPath: runner},
+		ImageIDs: map[string]string{executor: "docker.io/" + executor}}
+
+	src := gittest.NewRepo(t, map[string]string{"site.yml": e2ePlaybook, "inventory/hosts.ini": "local-a ansible_connection=local\nlocal-b ansible_connection=local\n"})
+	bare := src.Bare(t)
+	daemon := gittest.StartDaemon(t, bare)
+	httpURL := gittest.StartHTTP(t, bare, "git-user", "s3cret-token")
+	config := "apiVersion: config.ansible.cloud37.dev/v1alpha1\nkind: OperatorConfig\nexecutorDefaults:\n  image:\n    repository: kenchrcum/ansible-runner\n    digest: " + runnerDigest + "\nrequirePinnedExecutor: true\n"
+
+	cases := map[string]struct {
+		url      string
+		auth     bool
+		extra    string // Playbook.spec.extraVars JSON
+		result   ansiblev1alpha1.RunResult
+		failTask string
+	}{
+		"a playbook over git daemon succeeds":     {url: daemon, result: ansiblev1alpha1.RunSucceeded},
+		"a failing playbook records the task":     {url: daemon, extra: `{"fail_run": true}`, result: ansiblev1alpha1.RunFailed, failTask: "maybe fail"},
+		"https with a basic-auth Secret succeeds": {url: httpURL, auth: true, result: ansiblev1alpha1.RunSucceeded},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, config)
+			ctx := context.Background()
+			repo := get(t, f.repo)
+			repo.Spec.URL = tc.url
+			if tc.auth {
+				secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git", Namespace: f.ns}, Type: corev1.SecretTypeBasicAuth,
+					StringData: map[string]string{"username": "git-user", "password": "s3cret-token"}}
+				if err := k8sClient.Create(ctx, secret); err != nil {
+					t.Fatal(err)
+				}
+				repo.Spec.Auth = &ansiblev1alpha1.RepositoryAuth{Method: ansiblev1alpha1.AuthMethodHTTPS, SecretRef: &ansiblev1alpha1.LocalObjectReference{Name: "git"}}
+			}
+			if err := k8sClient.Update(ctx, repo); err != nil {
+				t.Fatal(err)
+			}
+			pb := get(t, f.pb)
+			pb.Annotations = map[string]string{RunNowAnnotation: "e2e"}
+			if tc.extra != "" {
+				pb.Spec.ExtraVars = &apiextensionsv1.JSON{Raw: []byte(tc.extra)}
+			}
+			if err := k8sClient.Update(ctx, pb); err != nil {
+				t.Fatal(err)
+			}
+			startOperator(t, f.env)
+			var job batchv1.Job
+			eventually(t, "the run's Job", func() (bool, string) {
+				js := jobsOf(t, f.ns, "Playbook", "site")
+				if len(js) == 1 {
+					job = js[0]
+				}
+				return len(js) == 1, fmt.Sprintf("%d Jobs; Playbook %q", len(js), condition(get(t, f.pb), ansiblev1alpha1.ReadyCondition).Message)
+			})
+			res := kubelet.RunJob(t, &job)
+			wantExit := 0
+			if tc.result == ansiblev1alpha1.RunFailed {
+				wantExit = 2
+			}
+			if res.ExitCode != wantExit {
+				t.Fatalf("runner exited %d, want %d:\n%s", res.ExitCode, wantExit, res.Output)
+			}
+			eventually(t, "the run record", func() (bool, string) {
+				return len(get(t, f.pb).Status.Runs) == 1, "no run recorded"
+			})
+			run := get(t, f.pb).Status.Runs[0]
+			if run.Result != tc.result || run.Commit != src.Head(t, "main") || run.ImageDigest != runnerDigest || run.Totals == nil || run.Totals.OK == 0 || len(run.Hosts) != 2 {
+				t.Errorf("run record %+v", run)
+			}
+			if tc.failTask != "" && (len(run.FailedTasks) != 2 || run.FailedTasks[0].Task != tc.failTask) {
+				t.Errorf("failed tasks %+v, want %q on both hosts", run.FailedTasks, tc.failTask)
+			}
+			for _, s := range []string{res.Output, res.TerminationMessage} {
+				if strings.Contains(s, "s3cret-token") {
+					t.Error("the git password appears in the run's output")
+				}
+			}
+		})
+	}
+}

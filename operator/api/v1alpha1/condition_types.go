@@ -62,6 +62,12 @@ const (
 	// conditions, because scripts written for the Python operator wait for
 	// BlockedByConcurrency=False.
 	BlockedByConcurrencyCondition = "BlockedByConcurrency"
+
+	// ImagePullFailedCondition is True while the pod of an active run
+	// cannot pull its executor image (ErrImagePull, ImagePullBackOff,
+	// InvalidImageName); abnormal-true: present only while True. A failed
+	// run does not flip Ready, so this is where a stuck run shows.
+	ImagePullFailedCondition = "ImagePullFailed"
 )
 
 // Condition reasons. Each names the conditions and the status it is used

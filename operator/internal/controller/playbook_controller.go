@@ -94,6 +94,7 @@ func (r *PlaybookReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ansiblev1alpha1.Playbook{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&batchv1.Job{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(ownerOfPod(mgr.GetClient(), "Playbook"))).
 		Watches(&ansiblev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(r.playbooksOfRepository)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.allPlaybooks), builder.WithPredicates(isConfigMap(r.Env.ConfigMap))).
 		Named("playbook").
@@ -172,6 +173,9 @@ func (r *PlaybookReconciler) reconcile(ctx context.Context, pb *ansiblev1alpha1.
 		return nil, err
 	}
 	pb.Status.Runs = runs
+	if err := observeImagePulls(ctx, r.Client, r.Recorder, pb, jobList.Items); err != nil {
+		return added, err
+	}
 
 	o, repo, err := r.validate(ctx, pb)
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
@@ -284,5 +285,57 @@ func announceRuns(rec events.EventRecorder, obj client.Object, kind string, adde
 		} else {
 			rec.Eventf(obj, nil, "Warning", "RunFailed", "Run", "run %s (Job %s) failed: %s %s", r.RunID, r.JobName, r.Reason, r.Message)
 		}
+	}
+}
+
+// imagePullWaiting are the container waiting reasons of a failed image pull.
+var imagePullWaiting = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true, "ErrImageNeverPull": true}
+
+// observeImagePulls sets ImagePullFailed from the pods of active runs and
+// emits a Warning event when it turns True, naming the image and what to check.
+func observeImagePulls(ctx context.Context, c client.Reader, rec events.EventRecorder, obj conditioned, jobList []batchv1.Job) error {
+	for i := range jobList {
+		job := &jobList[i]
+		if _, done := runRecord(job, nil); done {
+			continue
+		}
+		pod, err := jobPod(ctx, c, job)
+		if err != nil || pod == nil {
+			return err
+		}
+		for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+			w := cs.State.Waiting
+			if w == nil || !imagePullWaiting[w.Reason] {
+				continue
+			}
+			msg := fmt.Sprintf("run %s (Job %s) cannot pull image %s: %s %s — check the image name and digest exist in the registry (pin-images verify), and the imagePullSecrets (spec.runtime.imagePullSecrets)",
+				job.Annotations[jobs.RunIDAnnotation], job.Name, cs.Image, w.Reason, w.Message)
+			wasTrue := conditionTrue(obj, ansiblev1alpha1.ImagePullFailedCondition)
+			setCondition(obj, ansiblev1alpha1.ImagePullFailedCondition, metav1.ConditionTrue, w.Reason, msg)
+			if !wasTrue && rec != nil {
+				rec.Eventf(obj, pod, "Warning", "ImagePullFailed", "Run", "%s", msg)
+			}
+			return nil
+		}
+	}
+	removeCondition(obj, ansiblev1alpha1.ImagePullFailedCondition)
+	return nil
+}
+
+// ownerOfPod maps a run pod to its Playbook or Schedule through its Job.
+func ownerOfPod(c client.Reader, kind string) func(context.Context, client.Object) []reconcile.Request {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		name := o.GetLabels()["batch.kubernetes.io/job-name"]
+		if name == "" {
+			return nil
+		}
+		job := &batchv1.Job{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: o.GetNamespace(), Name: name}, job); err != nil {
+			return nil
+		}
+		if job.Labels[jobs.OwnerKindLabel] != kind || job.Annotations[jobs.OwnerNameAnnotation] == "" {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: job.Namespace, Name: job.Annotations[jobs.OwnerNameAnnotation]}}}
 	}
 }

@@ -26,13 +26,18 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	dto "github.com/prometheus/client_model/go"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/gittest"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/kubelettest"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/metrics"
 )
 
 const e2ePlaybook = `- hosts: all
@@ -67,11 +72,13 @@ func TestRuns_endToEnd(t *testing.T) {
 	bare := src.Bare(t)
 	daemon := gittest.StartDaemon(t, bare)
 	httpURL := gittest.StartHTTP(t, bare, "git-user", "s3cret-token")
+	sshd := gittest.StartSSHD(t, bare)
 	config := "apiVersion: config.ansible.cloud37.dev/v1alpha1\nkind: OperatorConfig\nexecutorDefaults:\n  image:\n    repository: kenchrcum/ansible-runner\n    digest: " + runnerDigest + "\nrequirePinnedExecutor: true\n"
 
 	cases := map[string]struct {
 		url      string
 		auth     bool
+		ssh      bool
 		extra    string // Playbook.spec.extraVars JSON
 		result   ansiblev1alpha1.RunResult
 		failTask string
@@ -79,6 +86,7 @@ func TestRuns_endToEnd(t *testing.T) {
 		"a playbook over git daemon succeeds":     {url: daemon, result: ansiblev1alpha1.RunSucceeded},
 		"a failing playbook records the task":     {url: daemon, extra: `{"fail_run": true}`, result: ansiblev1alpha1.RunFailed, failTask: "maybe fail"},
 		"https with a basic-auth Secret succeeds": {url: httpURL, auth: true, result: ansiblev1alpha1.RunSucceeded},
+		"ssh with a key and known_hosts succeeds": {url: sshd.URL, ssh: true, result: ansiblev1alpha1.RunSucceeded},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -93,6 +101,19 @@ func TestRuns_endToEnd(t *testing.T) {
 					t.Fatal(err)
 				}
 				repo.Spec.Auth = &ansiblev1alpha1.RepositoryAuth{Method: ansiblev1alpha1.AuthMethodHTTPS, SecretRef: &ansiblev1alpha1.LocalObjectReference{Name: "git"}}
+			}
+			if tc.ssh {
+				for _, o := range []client.Object{
+					&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git", Namespace: f.ns}, Type: corev1.SecretTypeSSHAuth,
+						Data: map[string][]byte{"ssh-privatekey": sshd.ClientKey}},
+					&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "known-hosts", Namespace: f.ns}, Data: map[string]string{"known_hosts": string(sshd.KnownHosts)}},
+				} {
+					if err := k8sClient.Create(ctx, o); err != nil {
+						t.Fatal(err)
+					}
+				}
+				repo.Spec.Auth = &ansiblev1alpha1.RepositoryAuth{Method: ansiblev1alpha1.AuthMethodSSH, SecretRef: &ansiblev1alpha1.LocalObjectReference{Name: "git"}}
+				repo.Spec.SSH = &ansiblev1alpha1.RepositorySSH{KnownHostsConfigMapRef: &ansiblev1alpha1.LocalObjectReference{Name: "known-hosts"}}
 			}
 			if err := k8sClient.Update(ctx, repo); err != nil {
 				t.Fatal(err)
@@ -125,6 +146,25 @@ func TestRuns_endToEnd(t *testing.T) {
 			eventually(t, "the run record", func() (bool, string) {
 				return len(get(t, f.pb).Status.Runs) == 1, "no run recorded"
 			})
+			// Counted and announced once, however often the Playbook is reconciled.
+			result := strings.ToLower(string(tc.result))
+			before := counter(metrics.JobRunsTotal.WithLabelValues("Playbook", result))
+			touch := get(t, f.pb)
+			touch.Annotations["touch"] = "1"
+			if err := k8sClient.Update(ctx, touch); err != nil {
+				t.Fatal(err)
+			}
+			reason := "RunSucceeded"
+			if tc.result == ansiblev1alpha1.RunFailed {
+				reason = "RunFailed"
+			}
+			eventually(t, "one "+reason+" event", func() (bool, string) {
+				n := countEvents(t, f.ns, reason)
+				return n == 1, fmt.Sprintf("%d events", n)
+			})
+			if after := counter(metrics.JobRunsTotal.WithLabelValues("Playbook", result)); after != before {
+				t.Errorf("ansible_operator_job_runs_total moved from %v to %v on a reconcile after the run was recorded", before, after)
+			}
 			run := get(t, f.pb).Status.Runs[0]
 			if run.Result != tc.result || run.Commit != src.Head(t, "main") || run.ImageDigest != runnerDigest || run.Totals == nil || run.Totals.OK == 0 || len(run.Hosts) != 2 {
 				t.Errorf("run record %+v", run)
@@ -139,4 +179,74 @@ func TestRuns_endToEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPlaybookReconciler_imagePullFailure: a run whose pod cannot pull the
+// executor image surfaces as ImagePullFailed and one Warning event naming
+// the image, while Ready stays True.
+func TestPlaybookReconciler_imagePullFailure(t *testing.T) {
+	requireEnv(t)
+	f := newFixture(t, "")
+	ctx := context.Background()
+	pb := get(t, f.pb)
+	pb.Annotations = map[string]string{RunNowAnnotation: "pull"}
+	if err := k8sClient.Update(ctx, pb); err != nil {
+		t.Fatal(err)
+	}
+	startOperator(t, f.env)
+	var job batchv1.Job
+	eventually(t, "the run's Job", func() (bool, string) {
+		js := jobsOf(t, f.ns, "Playbook", "site")
+		if len(js) == 1 {
+			job = js[0]
+		}
+		return len(js) == 1, "no Job"
+	})
+	image := job.Spec.Template.Spec.Containers[0].Image
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-p", Namespace: f.ns,
+		Labels: map[string]string{"batch.kubernetes.io/job-name": job.Name, jobs.ManagedByLabel: jobs.ManagedByValue}},
+		Spec: *job.Spec.Template.Spec.DeepCopy()}
+	if err := k8sClient.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status = corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: "ansible-runner", Image: image,
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "Back-off pulling image"}}}}}
+	if err := k8sClient.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "ImagePullFailed", func() (bool, string) {
+		c := condition(get(t, f.pb), ansiblev1alpha1.ImagePullFailedCondition)
+		return c.Status == metav1.ConditionTrue && strings.Contains(c.Message, image), c.Message
+	})
+	if !conditionTrue(get(t, f.pb), ansiblev1alpha1.ReadyCondition) {
+		t.Error("an image pull failure flipped Ready")
+	}
+	eventually(t, "one Warning event", func() (bool, string) {
+		n := countEvents(t, f.ns, "ImagePullFailed")
+		return n == 1, fmt.Sprintf("%d events", n)
+	})
+}
+
+// countEvents counts events.k8s.io Events of a reason in ns.
+func countEvents(t *testing.T, ns, reason string) int {
+	t.Helper()
+	list := &eventsv1.EventList{}
+	if err := k8sClient.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range list.Items {
+		if e.Reason == reason {
+			n++
+		}
+	}
+	return n
+}
+
+func counter(c interface{ Write(*dto.Metric) error }) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
 }

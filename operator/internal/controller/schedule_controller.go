@@ -83,6 +83,7 @@ func (r *ScheduleReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&ansiblev1alpha1.Schedule{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&batchv1.CronJob{}).
 		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(scheduleOfJob)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(ownerOfPod(mgr.GetClient(), "Schedule"))).
 		Watches(&ansiblev1alpha1.Playbook{}, handler.EnqueueRequestsFromMapFunc(r.schedulesOfPlaybook)).
 		Watches(&ansiblev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(r.schedulesOfRepository)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.allSchedules), builder.WithPredicates(isConfigMap(r.Env.ConfigMap))).
@@ -170,6 +171,9 @@ func (r *ScheduleReconciler) reconcile(ctx context.Context, s *ansiblev1alpha1.S
 	}
 	s.Status.Runs = runs
 	r.observeJobs(s, jobList.Items)
+	if err := observeImagePulls(ctx, r.Client, r.Recorder, s, jobList.Items); err != nil {
+		return reconcile.Result{}, added, err
+	}
 
 	o, res, err := r.sync(ctx, s, jobList.Items)
 	if err != nil {

@@ -89,8 +89,12 @@ func (k *Kubelet) RunJob(t testing.TB, job *batchv1.Job) Result {
 					return mounts[m.Name]
 				}
 				ph := fmt.Sprintf("\x00%d\x00", i)
-				// Inside paths, and whole paths quoted in the JSON run spec.
-				s = strings.ReplaceAll(s, m.MountPath+"/", ph+"/")
+				// A path argument, or a path string in the JSON run spec (only
+				// at the start of a value: a repository URL may contain /tmp).
+				if rest, ok := strings.CutPrefix(s, m.MountPath+"/"); ok {
+					s = ph + "/" + rest
+				}
+				s = strings.ReplaceAll(s, `"`+m.MountPath+"/", `"`+ph+"/")
 				s = strings.ReplaceAll(s, `"`+m.MountPath+`"`, `"`+ph+`"`)
 			}
 			for i, m := range ms {

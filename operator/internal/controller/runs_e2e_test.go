@@ -18,7 +18,9 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -249,4 +251,111 @@ func counter(c interface{ Write(*dto.Metric) error }) float64 {
 		return 0
 	}
 	return m.GetCounter().GetValue()
+}
+
+const e2eChecksPlaybook = `- hosts: all
+  gather_facts: false
+  vars_files: [vault.yml]
+  tasks:
+  - name: vault decrypted
+    ansible.builtin.assert:
+      that: ["vault_secret == 'from-the-vault'"]
+    tags: [checks]
+  - name: extra vars arrived exactly
+    ansible.builtin.assert:
+      that:
+      - tricky == expected_tricky
+      - plain == 'spec value'
+    tags: [checks]
+  - name: not selected by the tags
+    ansible.builtin.fail:
+      msg: tags were not applied
+    tags: [other]
+`
+
+// TestRuns_endToEnd_vaultExtraVarsTags: the Job's Secret mounts reach the
+// runner: a vault password Secret, an extraVarsSecretRefs Secret with a value
+// full of quotes, dollars and a newline (asserted by the playbook itself
+// against the same value from spec.extraVars), and execution.tags.
+func TestRuns_endToEnd_vaultExtraVarsTags(t *testing.T) {
+	requireEnv(t)
+	runner := filepath.Join(t.TempDir(), "playbook-runner")
+	build := exec.Command("go", "build", "-o", runner, "../../cmd/playbook-runner")
+	build.Env = append(build.Environ(), "GOWORK=off", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build playbook-runner: %v\n%s", err, out)
+	}
+	// Encrypt the vars file with the real ansible-vault.
+	dir := t.TempDir()
+	pw, vars := filepath.Join(dir, "pw"), filepath.Join(dir, "vault.yml")
+	if err := os.WriteFile(pw, []byte("vault-pass-1234\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(vars, []byte("vault_secret: from-the-vault\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("ansible-vault", "encrypt", "--vault-password-file", pw, vars).CombinedOutput(); err != nil {
+		t.Fatalf("ansible-vault: %v\n%s", err, out)
+	}
+	encrypted, err := os.ReadFile(vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f := newFixture(t, "")
+	ctx := context.Background()
+	src := gittest.NewRepo(t, map[string]string{"site.yml": e2eChecksPlaybook, "vault.yml": string(encrypted), "inventory/hosts.ini": "local ansible_connection=local\n"})
+	repo := get(t, f.repo)
+	repo.Spec.URL = gittest.StartDaemon(t, src.Bare(t))
+	if err := k8sClient.Update(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	tricky := "it's \"quoted\" $HOME `x` \\ back\nsecond line"
+	for _, o := range []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vault", Namespace: f.ns}, StringData: map[string]string{"password": "vault-pass-1234\n"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vars", Namespace: f.ns}, StringData: map[string]string{"tricky": tricky, "api_token": "zz-secret-only-zz"}},
+	} {
+		if err := k8sClient.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expected, err := json.Marshal(map[string]string{"expected_tricky": tricky, "plain": "spec value", "tricky": "overridden by the Secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb := get(t, f.pb)
+	pb.Annotations = map[string]string{RunNowAnnotation: "checks"}
+	pb.Spec.ExtraVars = &apiextensionsv1.JSON{Raw: expected}
+	pb.Spec.ExtraVarsSecretRefs = []ansiblev1alpha1.LocalObjectReference{{Name: "vars"}}
+	pb.Spec.Secrets = &ansiblev1alpha1.PlaybookSecrets{VaultPasswordSecretRef: &ansiblev1alpha1.LocalObjectReference{Name: "vault"}}
+	pb.Spec.Execution = &ansiblev1alpha1.ExecutionOptions{Tags: []string{"checks"}}
+	if err := k8sClient.Update(ctx, pb); err != nil {
+		t.Fatal(err)
+	}
+	startOperator(t, f.env)
+	var job batchv1.Job
+	eventually(t, "the run's Job", func() (bool, string) {
+		js := jobsOf(t, f.ns, "Playbook", "site")
+		if len(js) == 1 {
+			job = js[0]
+		}
+		return len(js) == 1, condition(get(t, f.pb), ansiblev1alpha1.ReadyCondition).Message
+	})
+	jobJSON, _ := json.Marshal(job)
+	if strings.Contains(string(jobJSON), "zz-secret-only-zz") || strings.Contains(string(jobJSON), "vault-pass-1234") {
+		t.Error("a Secret value appears in the Job")
+	}
+	kubelet := &kubelettest.Kubelet{Client: k8sClient, Binaries: map[string]string{jobs.OperatorRunnerPath: runner}}
+	res := kubelet.RunJob(t, &job)
+	if res.ExitCode != 0 {
+		t.Fatalf("runner exited %d:\n%s", res.ExitCode, res.Output)
+	}
+	if strings.Contains(res.Output, "zz-secret-only-zz") || strings.Contains(res.Output, "vault-pass-1234") {
+		t.Error("a Secret value appears in the run's output")
+	}
+	eventually(t, "the run record", func() (bool, string) {
+		runs := get(t, f.pb).Status.Runs
+		return len(runs) == 1 && runs[0].Result == ansiblev1alpha1.RunSucceeded && runs[0].Totals != nil && runs[0].Totals.OK == 2,
+			fmt.Sprintf("%+v", runs)
+	})
 }

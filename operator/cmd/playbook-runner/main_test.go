@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,6 +100,7 @@ var overheadRE = regexp.MustCompile(`Started ansible-playbook .* after (\S+) \(r
 
 func TestPlaybookRunner(t *testing.T) {
 	bin := buildRunner(t)
+	sleepCmd := fmt.Sprintf("sleep 60.%05d", time.Now().UnixNano()%100000)
 	repo := gittest.NewRepo(t, map[string]string{
 		"hosts": "[all]\nalpha ansible_connection=local\nbeta ansible_connection=local\n[all:vars]\nansible_python_interpreter=/usr/bin/python3\n",
 		"site.yml": `- hosts: all
@@ -109,7 +111,7 @@ func TestPlaybookRunner(t *testing.T) {
         msg: beta is broken
       when: inventory_hostname == 'beta'
 `,
-		"slow.yml": "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - name: Sleep\n      command: sleep 60\n",
+		"slow.yml": "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - name: Sleep\n      command: " + sleepCmd + "\n",
 	})
 	url := gittest.StartDaemon(t, repo.Bare(t))
 	spec := func(playbook string) string {
@@ -174,7 +176,15 @@ func TestPlaybookRunner(t *testing.T) {
 		if r.code == 0 || r.summary.Result != "failed" || r.summary.ExitCode != r.code {
 			t.Errorf("exit code %d, summary %s", r.code, r.raw)
 		}
-		if out, _ := exec.Command("pgrep", "-f", "sleep 60").Output(); len(out) > 0 {
+		// The sleep is unique to this run, so other tests' processes do not
+		// count; the processes get a moment to be reaped after the signal.
+		var out []byte
+		for deadline := time.Now().Add(25 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if out, _ = exec.Command("pgrep", "-f", sleepCmd).Output(); len(out) == 0 {
+				break
+			}
+		}
+		if len(out) > 0 {
 			t.Errorf("ansible's processes outlived the runner: %s", out)
 		}
 	})

@@ -59,12 +59,7 @@ const e2ePlaybook = `- hosts: all
 // Playbook's status.
 func TestRuns_endToEnd(t *testing.T) {
 	requireEnv(t)
-	runner := filepath.Join(t.TempDir(), "playbook-runner")
-	build := exec.Command("go", "build", "-o", runner, "../../cmd/playbook-runner")
-	build.Env = append(build.Environ(), "GOWORK=off", "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build playbook-runner: %v\n%s", err, out)
-	}
+	runner := buildRunner(t)
 	executor := "kenchrcum/ansible-runner@" + runnerDigest
 	kubelet := &kubelettest.Kubelet{Client: k8sClient,
 		Binaries: map[string]string{jobs.OperatorRunnerPath: runner},
@@ -129,14 +124,7 @@ func TestRuns_endToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			startOperator(t, f.env)
-			var job batchv1.Job
-			eventually(t, "the run's Job", func() (bool, string) {
-				js := jobsOf(t, f.ns, "Playbook", "site")
-				if len(js) == 1 {
-					job = js[0]
-				}
-				return len(js) == 1, fmt.Sprintf("%d Jobs; Playbook %q", len(js), condition(get(t, f.pb), ansiblev1alpha1.ReadyCondition).Message)
-			})
+			job := waitRunJob(t, f)
 			res := kubelet.RunJob(t, &job)
 			wantExit := 0
 			if tc.result == ansiblev1alpha1.RunFailed {
@@ -196,14 +184,7 @@ func TestPlaybookReconciler_imagePullFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	startOperator(t, f.env)
-	var job batchv1.Job
-	eventually(t, "the run's Job", func() (bool, string) {
-		js := jobsOf(t, f.ns, "Playbook", "site")
-		if len(js) == 1 {
-			job = js[0]
-		}
-		return len(js) == 1, "no Job"
-	})
+	job := waitRunJob(t, f)
 	image := job.Spec.Template.Spec.Containers[0].Image
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-p", Namespace: f.ns,
 		Labels: map[string]string{"batch.kubernetes.io/job-name": job.Name, jobs.ManagedByLabel: jobs.ManagedByValue}},
@@ -279,12 +260,7 @@ const e2eChecksPlaybook = `- hosts: all
 // against the same value from spec.extraVars), and execution.tags.
 func TestRuns_endToEnd_vaultExtraVarsTags(t *testing.T) {
 	requireEnv(t)
-	runner := filepath.Join(t.TempDir(), "playbook-runner")
-	build := exec.Command("go", "build", "-o", runner, "../../cmd/playbook-runner")
-	build.Env = append(build.Environ(), "GOWORK=off", "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build playbook-runner: %v\n%s", err, out)
-	}
+	runner := buildRunner(t)
 	// Encrypt the vars file with the real ansible-vault.
 	dir := t.TempDir()
 	pw, vars := filepath.Join(dir, "pw"), filepath.Join(dir, "vault.yml")
@@ -333,14 +309,7 @@ func TestRuns_endToEnd_vaultExtraVarsTags(t *testing.T) {
 		t.Fatal(err)
 	}
 	startOperator(t, f.env)
-	var job batchv1.Job
-	eventually(t, "the run's Job", func() (bool, string) {
-		js := jobsOf(t, f.ns, "Playbook", "site")
-		if len(js) == 1 {
-			job = js[0]
-		}
-		return len(js) == 1, condition(get(t, f.pb), ansiblev1alpha1.ReadyCondition).Message
-	})
+	job := waitRunJob(t, f)
 	jobJSON, _ := json.Marshal(job)
 	if strings.Contains(string(jobJSON), "zz-secret-only-zz") || strings.Contains(string(jobJSON), "vault-pass-1234") {
 		t.Error("a Secret value appears in the Job")
@@ -358,4 +327,30 @@ func TestRuns_endToEnd_vaultExtraVarsTags(t *testing.T) {
 		return len(runs) == 1 && runs[0].Result == ansiblev1alpha1.RunSucceeded && runs[0].Totals != nil && runs[0].Totals.OK == 2,
 			fmt.Sprintf("%+v", runs)
 	})
+}
+
+// buildRunner builds the static playbook-runner for the kubelet stand-in.
+func buildRunner(t *testing.T) string {
+	t.Helper()
+	runner := filepath.Join(t.TempDir(), "playbook-runner")
+	build := exec.Command("go", "build", "-o", runner, "../../cmd/playbook-runner")
+	build.Env = append(build.Environ(), "GOWORK=off", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build playbook-runner: %v\n%s", err, out)
+	}
+	return runner
+}
+
+// waitRunJob waits for the one Job of the fixture's Playbook.
+func waitRunJob(t *testing.T, f *fixture) batchv1.Job {
+	t.Helper()
+	var job batchv1.Job
+	eventually(t, "the run's Job", func() (bool, string) {
+		js := jobsOf(t, f.ns, "Playbook", "site")
+		if len(js) == 1 {
+			job = js[0]
+		}
+		return len(js) == 1, fmt.Sprintf("%d Jobs; Playbook %q", len(js), condition(get(t, f.pb), ansiblev1alpha1.ReadyCondition).Message)
+	})
+	return job
 }

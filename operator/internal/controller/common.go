@@ -92,12 +92,16 @@ func summarize(obj conditioned, o outcome) {
 	}
 }
 
-// patchStatus writes the status once, and only when it changed.
+// patchStatus writes the status once, and only when it changed. The patch
+// is optimistically locked: a reconcile that read a stale object from the
+// cache gets a conflict and is retried, so the runs, events and metrics
+// announced after a successful patch are announced exactly once.
 func patchStatus(ctx context.Context, c client.Client, base, obj client.Object, baseStatus, status any) error {
 	if equality.Semantic.DeepEqual(baseStatus, status) {
 		return nil
 	}
-	if err := c.Status().Patch(ctx, obj, client.MergeFrom(base), client.FieldOwner(FieldOwner)); err != nil {
+	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
+	if err := c.Status().Patch(ctx, obj, patch, client.FieldOwner(FieldOwner)); err != nil {
 		return fmt.Errorf("failed to patch status: %w", err)
 	}
 	return nil
@@ -127,6 +131,15 @@ func releaseLegacy(ctx context.Context, c client.Client, obj client.Object) (boo
 		return false, fmt.Errorf("failed to release the Python operator's finalizers and annotations: %w", err)
 	}
 	return true, nil
+}
+
+// emitImagePullFailure records one Warning event when ImagePullFailed turned True.
+func emitImagePullFailure(rec events.EventRecorder, obj conditioned, before []metav1.Condition) {
+	now := meta.FindStatusCondition(obj.GetConditions(), ansiblev1alpha1.ImagePullFailedCondition)
+	if rec == nil || now == nil || now.Status != metav1.ConditionTrue || meta.IsStatusConditionTrue(before, ansiblev1alpha1.ImagePullFailedCondition) {
+		return
+	}
+	rec.Eventf(obj, nil, "Warning", "ImagePullFailed", "Run", "%s", now.Message)
 }
 
 // emitReadyTransition records an event when Ready changed status or reason:

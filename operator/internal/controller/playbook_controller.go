@@ -155,6 +155,7 @@ func (r *PlaybookReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		return reconcile.Result{}, errors.Join(err, perr)
 	}
 	announceRuns(r.Recorder, pb, "Playbook", added)
+	emitImagePullFailure(r.Recorder, pb, base.Status.Conditions)
 	emitReadyTransition(r.Recorder, pb, base.Status.Conditions)
 	return reconcile.Result{}, err
 }
@@ -173,7 +174,7 @@ func (r *PlaybookReconciler) reconcile(ctx context.Context, pb *ansiblev1alpha1.
 		return nil, err
 	}
 	pb.Status.Runs = runs
-	if err := observeImagePulls(ctx, r.Client, r.Recorder, pb, jobList.Items); err != nil {
+	if err := observeImagePulls(ctx, r.Client, pb, jobList.Items); err != nil {
 		return added, err
 	}
 

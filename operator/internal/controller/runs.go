@@ -291,9 +291,10 @@ func announceRuns(rec events.EventRecorder, obj client.Object, kind string, adde
 // imagePullWaiting are the container waiting reasons of a failed image pull.
 var imagePullWaiting = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true, "ErrImageNeverPull": true}
 
-// observeImagePulls sets ImagePullFailed from the pods of active runs and
-// emits a Warning event when it turns True, naming the image and what to check.
-func observeImagePulls(ctx context.Context, c client.Reader, rec events.EventRecorder, obj conditioned, jobList []batchv1.Job) error {
+// observeImagePulls sets ImagePullFailed from the pods of active runs, with
+// a message naming the image and what to check (emitImagePullFailure
+// announces it once the status is written).
+func observeImagePulls(ctx context.Context, c client.Reader, obj conditioned, jobList []batchv1.Job) error {
 	for i := range jobList {
 		job := &jobList[i]
 		if _, done := runRecord(job, nil); done {
@@ -310,11 +311,7 @@ func observeImagePulls(ctx context.Context, c client.Reader, rec events.EventRec
 			}
 			msg := fmt.Sprintf("run %s (Job %s) cannot pull image %s: %s %s — check the image name and digest exist in the registry (pin-images verify), and the imagePullSecrets (spec.runtime.imagePullSecrets)",
 				job.Annotations[jobs.RunIDAnnotation], job.Name, cs.Image, w.Reason, w.Message)
-			wasTrue := conditionTrue(obj, ansiblev1alpha1.ImagePullFailedCondition)
 			setCondition(obj, ansiblev1alpha1.ImagePullFailedCondition, metav1.ConditionTrue, w.Reason, msg)
-			if !wasTrue && rec != nil {
-				rec.Eventf(obj, pod, "Warning", "ImagePullFailed", "Run", "%s", msg)
-			}
 			return nil
 		}
 	}

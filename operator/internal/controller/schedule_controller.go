@@ -154,6 +154,7 @@ func (r *ScheduleReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		return reconcile.Result{}, errors.Join(err, perr)
 	}
 	announceRuns(r.Recorder, s, "Schedule", added)
+	emitImagePullFailure(r.Recorder, s, base.Status.Conditions)
 	emitReadyTransition(r.Recorder, s, base.Status.Conditions)
 	return res, err
 }
@@ -171,7 +172,7 @@ func (r *ScheduleReconciler) reconcile(ctx context.Context, s *ansiblev1alpha1.S
 	}
 	s.Status.Runs = runs
 	r.observeJobs(s, jobList.Items)
-	if err := observeImagePulls(ctx, r.Client, r.Recorder, s, jobList.Items); err != nil {
+	if err := observeImagePulls(ctx, r.Client, s, jobList.Items); err != nil {
 		return reconcile.Result{}, added, err
 	}
 

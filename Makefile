@@ -57,7 +57,7 @@ generate: controller-gen ## Generate the deepcopy methods of the operator's API 
 manifests: controller-gen ## Generate the CRDs into kustomize/operator/crd/bases and the RBAC role into kustomize/operator/rbac.
 	rm -f kustomize/operator/crd/bases/*.yaml
 	cd operator && GOWORK=off $(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=../kustomize/operator/crd/bases
-	cd operator && GOWORK=off $(CONTROLLER_GEN) rbac:roleName=manager-role paths=./... output:rbac:artifacts:config=../kustomize/operator/rbac
+	cd operator && GOWORK=off $(CONTROLLER_GEN) rbac:roleName=ansible-playbook-operator paths=./... output:rbac:artifacts:config=../kustomize/operator/rbac
 
 ##@ Build
 
@@ -77,10 +77,18 @@ deps: ## Install what tests and the demo need (Debian packages, Go tools into th
 image-fn: ## Build localhost/pin-images:dev (and :$(VERSION)) reproducibly from Dockerfile.fn into the local engine.
 	@hack/image.sh fn $(VERSION)
 
+# Both platforms' contexts are assembled (the tests push them as OCI indexes);
+# the host's platform is loaded into the local engine.
+ARCHES ?= amd64 arm64
+.PHONY: images
+images: ## Build both images (pin-images, ansible-playbook-operator) for $(ARCHES) and load the host's into the local engine.
+	@ARCHES="$(ARCHES)" hack/image.sh fn $(VERSION)
+	@ARCHES="$(ARCHES)" hack/image.sh operator $(VERSION)
+
 ##@ Test
 
 .PHONY: test
-test: deps build image-fn ## Run every test tier of every module (what .ci/run runs), envtest included.
+test: deps build images ## Run every test tier of every module (what .ci/run runs), envtest included.
 	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; \
 	for m in $(MODULES); do echo "==> go test $$m"; (cd $$m && $(GO) test -count=1 ./...); done
 

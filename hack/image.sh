@@ -2,7 +2,11 @@
 # Builds an image from a FROM scratch Dockerfile reproducibly (hack/tools/imagebuild,
 # go-containerregistry) and loads it into the local Docker engine.
 #
-#   hack/image.sh fn VERSION          -> localhost/pin-images:dev and :VERSION
+#   hack/image.sh fn VERSION        -> localhost/pin-images:dev and :VERSION
+#   hack/image.sh operator VERSION  -> localhost/ansible-playbook-operator:dev and :VERSION
+#
+# PUSH=REF also pushes the image of every platform in $ARCHES (an OCI index
+# when there are several) to REF (INSECURE=1 for a plain-HTTP registry).
 #
 # Static binaries for each of $ARCHES (default: the host; the multi-arch
 # index uses "amd64 arm64") are built per module with
@@ -11,13 +15,15 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-what=${1:?usage: hack/image.sh fn VERSION}
+what=${1:?usage: hack/image.sh fn|operator VERSION}
 version=${2:-dev}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
 
 case "$what" in
-  fn) module=functions pkg=./cmd/pin-images bin=pin-images dockerfile=Dockerfile.fn image=localhost/pin-images
+  fn) module=functions bins="pin-images" dockerfile=Dockerfile.fn image=localhost/pin-images
       ldflags="-s -w -X github.com/cloud37/ansible-playbook-operator/functions/internal/version.Version=$version" ;;
+  operator) module=operator bins="manager playbook-runner" dockerfile=Dockerfile.operator image=localhost/ansible-playbook-operator
+      ldflags="-s -w" ;;
   *) echo "unknown image $what" >&2; exit 2 ;;
 esac
 
@@ -28,11 +34,13 @@ contexts=()
 for arch in ${ARCHES:-$(go env GOARCH)}; do
   ctx=$ROOT/_out/image-$what/linux-$arch
   rm -rf "$ctx" && mkdir -p "$ctx"
-  (cd "$ROOT/$module" && GOWORK=off CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "$ldflags" -o "$ctx/$bin" "$pkg")
+  for bin in $bins; do
+    (cd "$ROOT/$module" && GOWORK=off CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "$ldflags" -o "$ctx/$bin" "./cmd/$bin")
+    chmod 0755 "$ctx/$bin"
+  done
   cp "$ROOT/hack/image/passwd" "$ROOT/hack/image/group" "$ctx/"
   cp /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
   chmod 0644 "$ctx/passwd" "$ctx/group" "$ctx/ca-certificates.crt"
-  chmod 0755 "$ctx/$bin"
   contexts+=(-context "linux/$arch=$ctx")
 done
 host_arch=$(go env GOARCH)
@@ -40,4 +48,8 @@ host_arch=$(go env GOARCH)
   -docker-tar "$ROOT/_out/image-$what.tar" -tag "$image:dev" >&2
 docker load -q -i "$ROOT/_out/image-$what.tar" >&2
 docker tag "$image:dev" "$image:$version"
+if [ -n "${PUSH:-}" ]; then
+  "$BIN/imagebuild" -f "$ROOT/$dockerfile" "${contexts[@]}" -push "$PUSH" ${INSECURE:+-insecure} >&2
+  log "pushed $PUSH"
+fi
 log "loaded $image:dev and $image:$version ($(docker image inspect "$image:dev" --format '{{.Id}}'))"

@@ -11,6 +11,8 @@ need_apt git git openssh-server /usr/sbin/sshd
 # Debian's ansible-core (2.14 on bookworm) for the runner tier: playbook-runner
 # runs ansible-playbook, ansible-galaxy and the tests ansible-vault.
 need_apt ansible-core ansible-playbook
+# promtool checks the PrometheusRule of kustomize/components/servicemonitor.
+need_apt prometheus promtool
 go_install crane v0.22.1 github.com/google/go-containerregistry/cmd/crane@v0.22.1
 go_install kustomize v5.8.2 sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
 if ! command -v kpt >/dev/null 2>&1; then

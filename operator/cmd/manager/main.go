@@ -122,6 +122,10 @@ func run() error {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       leaderElectionID,
+		// Out of a cluster there is no service account namespace to take the
+		// Lease's namespace from; POD_NAMESPACE names it (empty: in-cluster
+		// detection, as before).
+		LeaderElectionNamespace: os.Getenv("POD_NAMESPACE"),
 		// The Lease is released on shutdown so a standby takes over at once.
 		LeaderElectionReleaseOnCancel: true,
 	})

@@ -54,6 +54,21 @@ var (
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(ReconcileTotal, ReconcileDuration, JobRunsTotal, JobRunDuration)
+	// Every series exists from the start at zero, so that a rate() in an
+	// alert (kustomize/components/servicemonitor) sees the first error and
+	// not an absent series.
+	for _, kind := range []string{"Repository", "Playbook", "Schedule"} {
+		for _, result := range []string{"success", "error", "requeue"} {
+			ReconcileTotal.WithLabelValues(kind, result)
+		}
+		ReconcileDuration.WithLabelValues(kind)
+	}
+	for _, kind := range []string{"Playbook", "Schedule"} {
+		for _, result := range []string{"succeeded", "failed"} {
+			JobRunsTotal.WithLabelValues(kind, result)
+		}
+		JobRunDuration.WithLabelValues(kind)
+	}
 }
 
 // ObserveReconcile records one reconcile of kind that started at start.

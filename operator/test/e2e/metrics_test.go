@@ -1,0 +1,240 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
+)
+
+// alertRules renders the servicemonitor component and returns its
+// PrometheusRule's spec as a Prometheus rules file and every expression.
+func alertRules(t *testing.T) (file []byte, exprs []string) {
+	t.Helper()
+	objs := render(t, build{name: "servicemonitor", base: "operator", components: []string{"metrics", "servicemonitor"}})
+	rule := find(objs, "PrometheusRule", "ansible-playbook-operator")
+	if rule == nil {
+		t.Fatal("the servicemonitor component has no PrometheusRule")
+	}
+	spec := rule.Object["spec"].(map[string]any)
+	file, err := yaml.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range spec["groups"].([]any) {
+		for _, r := range g.(map[string]any)["rules"].([]any) {
+			exprs = append(exprs, r.(map[string]any)["expr"].(string))
+		}
+	}
+	return file, exprs
+}
+
+// TestPrometheusRule_promtool checks the alerts with Prometheus' own promtool.
+func TestPrometheusRule_promtool(t *testing.T) {
+	file, exprs := alertRules(t)
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool is not installed: run `make deps` (Debian package prometheus)")
+	}
+	r := mustSh(t, "", nil, "", promtool, "check", "rules", path)
+	if want := fmt.Sprintf("SUCCESS: %d rules found", len(exprs)); !strings.Contains(r.stdout, want) {
+		t.Errorf("promtool check rules: want %q in\n%s", want, r)
+	}
+	// The control: promtool rejects a broken expression.
+	bad := bytes.Replace(file, []byte("sum by (kind)"), []byte("sum by (kind"), 1)
+	if err := os.WriteFile(path, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := sh("", nil, "", promtool, "check", "rules", path); r.err == nil {
+		t.Errorf("promtool accepted a broken expression:\n%s", r)
+	}
+}
+
+var (
+	selectorRE = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}`)
+	matcherRE  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!=|=)\s*"([^"]*)"`)
+	seriesRE   = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? `)
+)
+
+// TestPrometheusRule_metricsAreScraped runs the operator's manager binary
+// against the API server and scrapes it: every series selector of every
+// alert (except `up`, which Prometheus makes) matches a scraped series.
+func TestPrometheusRule_metricsAreScraped(t *testing.T) {
+	requireEnv(t)
+	_, exprs := alertRules(t)
+	ns := "metrics-scrape"
+	ctx := context.Background()
+	if err := k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr, probeAddr := startManager(t, ns)
+	// A Repository to reconcile (its host does not answer: an error counts).
+	repo := &ansiblev1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: ns},
+		Spec: ansiblev1alpha1.RepositorySpec{URL: "https://127.0.0.1:1/site.git", Branch: "main"}}
+	if err := k8sClient.Create(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	waitHTTP(t, "http://"+probeAddr+"/readyz")
+
+	type selector struct{ text, name, matchers string }
+	var sels []selector
+	for _, e := range exprs {
+		for _, m := range selectorRE.FindAllStringSubmatch(e, -1) {
+			if m[1] != "up" {
+				sels = append(sels, selector{m[0], m[1], m[2]})
+			}
+		}
+	}
+	if len(sels) < len(exprs)-1 {
+		t.Fatalf("found %d selectors in %d expressions: the parser misses some", len(sels), len(exprs))
+	}
+	var missing []string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		series := scrape(t, "http://"+metricsAddr+"/metrics")
+		missing = missing[:0]
+		for _, s := range sels {
+			if !anySeriesMatches(t, series, s.name, s.matchers) {
+				missing = append(missing, s.text)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if len(missing) > 0 {
+		t.Errorf("no scraped series matches %q", missing)
+	}
+	t.Logf("%d selectors of %d alerts matched a live scrape", len(sels), len(exprs))
+}
+
+// startManager runs the manager binary of the operator image's build
+// context, watching ns, and returns its metrics and probe addresses.
+func startManager(t *testing.T, ns string) (metricsAddr, probeAddr string) {
+	t.Helper()
+	metricsAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	probeAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(managerBinary(t), "--leader-elect=false", "--namespace="+ns,
+		"--metrics-bind-address="+metricsAddr, "--health-probe-bind-address="+probeAddr,
+		"--operator-image=localhost:5000/ansible-playbook-operator:dev")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "POD_NAMESPACE="+ns)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("manager log:\n%s", logs.String())
+		}
+	})
+	return metricsAddr, probeAddr
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer 200 in 30s (last error %v)", url, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// scrape reads the text exposition format into name -> label sets.
+func scrape(t *testing.T, url string) map[string][]map[string]string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		m := seriesRE.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		ls := map[string]string{}
+		for _, l := range matcherRE.FindAllStringSubmatch(m[2], -1) {
+			ls[l[1]] = l[3]
+		}
+		out[m[1]] = append(out[m[1]], ls)
+	}
+	return out
+}
+
+// anySeriesMatches applies the =, != and =~ matchers of a selector.
+func anySeriesMatches(t *testing.T, series map[string][]map[string]string, name, matchers string) bool {
+	t.Helper()
+	for _, ls := range series[name] {
+		ok := true
+		for _, m := range matcherRE.FindAllStringSubmatch(matchers, -1) {
+			v := ls[m[1]]
+			switch m[2] {
+			case "=":
+				ok = ok && v == m[3]
+			case "!=":
+				ok = ok && v != m[3]
+			case "=~":
+				ok = ok && regexp.MustCompile("^(?:"+m[3]+")$").MatchString(v)
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}

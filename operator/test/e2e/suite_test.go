@@ -1,0 +1,243 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package e2e tests the deployment as users run it: the real kustomize
+// binary renders every overlay and component combination, the real
+// kube-apiserver (envtest) takes each rendered object in a server-side
+// dry-run apply, the images built by `make images` are pushed as multi-arch
+// indexes to a real registry and pinned with the real pin-images binary, and
+// the manager binary is scraped for the metrics its alerts use.
+// `make test` builds the binaries, images and tools first.
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
+)
+
+// The envtest API server with the operator's CRDs and the Prometheus
+// Operator's ServiceMonitor and PrometheusRule CRDs, started once.
+var (
+	testEnv    *envtest.Environment
+	restConfig *rest.Config
+	k8sClient  client.Client
+	kubeconfig string
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	if err := startEnv(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := testEnv.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "failed to stop envtest: %v\n", err)
+	}
+	_ = os.RemoveAll(filepath.Dir(kubeconfig))
+	os.Exit(code)
+}
+
+func repoRoot() string {
+	r, _ := filepath.Abs(filepath.Join("..", "..", ".."))
+	return r
+}
+
+func startEnv() error {
+	prom := filepath.Join(repoRoot(), "bin", "promcrds")
+	if _, err := os.Stat(filepath.Join(prom, "monitoring.coreos.com_servicemonitors.yaml")); err != nil {
+		return errors.New("bin/promcrds has no ServiceMonitor CRD: run hack/promcrds.sh (make test does), or go test -short")
+	}
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "kustomize", "operator", "crd", "bases"), prom},
+		ErrorIfCRDPathMissing: true,
+	}
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		assets := filepath.Join(repoRoot(), "bin", "envtest")
+		if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
+			return errors.New("envtest binaries not found: KUBEBUILDER_ASSETS is unset and bin/envtest has no kube-apiserver; run hack/envtest.sh (or make test), or go test -short")
+		}
+		testEnv.BinaryAssetsDirectory = assets
+	}
+	var err error
+	if restConfig, err = testEnv.Start(); err != nil {
+		return fmt.Errorf("failed to start envtest: %w", err)
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := ansiblev1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if k8sClient, err = client.New(restConfig, client.Options{Scheme: scheme}); err != nil {
+		return err
+	}
+	user, err := testEnv.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "e2e-kubeconfig-")
+	if err != nil {
+		return err
+	}
+	kubeconfig = filepath.Join(dir, "kubeconfig")
+	return os.WriteFile(kubeconfig, kc, 0o600)
+}
+
+// requireEnv skips API-server tests under -short.
+func requireEnv(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("envtest: skipped with -short")
+	}
+}
+
+// tool finds bin/<name> (make links the tools there), else PATH; a missing
+// tool fails the test with what to run.
+func tool(t testing.TB, name string) string {
+	t.Helper()
+	if p := filepath.Join(repoRoot(), "bin", name); fileExists(p) {
+		return p
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	t.Fatalf("%s not found in bin/ or on PATH: run `make test` (it builds and installs the tools)", name)
+	return ""
+}
+
+// imageContext is the build context `make images` assembled for arch.
+func imageContext(t testing.TB, arch string) string {
+	t.Helper()
+	dir := filepath.Join(repoRoot(), "_out", "image-operator", "linux-"+arch)
+	if !fileExists(filepath.Join(dir, "manager")) {
+		t.Fatalf("%s has no build context: run `make images` (make test does)", dir)
+	}
+	return dir
+}
+
+// managerBinary is the host's manager of the operator image's context.
+func managerBinary(t testing.TB) string {
+	return filepath.Join(imageContext(t, goruntime.GOARCH), "manager")
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+func (r result) String() string { return "stdout:\n" + r.stdout + "\nstderr:\n" + r.stderr }
+
+// sh runs name args in dir with extra env and stdin.
+func sh(dir string, env []string, stdin string, name string, args ...string) result {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return result{stdout: out.String(), stderr: errb.String(), err: err}
+}
+
+// mustSh is sh that fails the test on a non-zero exit.
+func mustSh(t testing.TB, dir string, env []string, stdin string, name string, args ...string) result {
+	t.Helper()
+	r := sh(dir, env, stdin, name, args...)
+	if r.err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), r.err, r)
+	}
+	return r
+}
+
+// freePort returns a loopback port nothing listens on.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// registry is Debian's docker-registry (distribution) on a free loopback
+// port, plain HTTP (go-containerregistry and pin-images talk HTTP to
+// localhost), with its storage in a temporary directory.
+type registry struct{ Host string }
+
+func startRegistry(t testing.TB) registry {
+	t.Helper()
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		t.Fatal("docker-registry is not installed: run `make deps` (Debian package docker-registry)")
+	}
+	dir := t.TempDir()
+	port := freePort(t)
+	cfg := fmt.Sprintf("version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp:\n  addr: 127.0.0.1:%d\n", filepath.Join(dir, "data"), port)
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("docker-registry did not listen on %s: %s", addr, logs.String())
+		}
+	}
+	return registry{Host: fmt.Sprintf("localhost:%d", port)}
+}

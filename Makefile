@@ -89,7 +89,7 @@ images: ## Build both images (pin-images, ansible-playbook-operator) for $(ARCHE
 
 .PHONY: test
 test: deps build images ## Run every test tier of every module (what .ci/run runs), envtest included.
-	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; \
+	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; hack/promcrds.sh >/dev/null; \
 	for m in $(MODULES); do echo "==> go test $$m"; (cd $$m && $(GO) test -count=1 ./...); done
 
 .PHONY: bench
@@ -102,5 +102,8 @@ bench-operator: deps ## Scale of the operator on envtest: 1,000 Repositories, Pl
 	cd operator && $(GO) test -run '^$$' -bench OperatorScale -benchtime 1x -count 1 -timeout 30m ./internal/controller/ | grep -v -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu'
 
 .PHONY: demo
-demo: deps build ## Start a local registry, push images, pin an example with pin-images, print the diff.
+demo: deps build images ## pin-images on examples/update-digests, then the operator on a local control plane running one playbook.
 	@hack/demo.sh
+	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; hack/promcrds.sh >/dev/null; \
+	cd operator && $(GO) test -c -o $(BIN)/operator-e2e.test ./test/e2e/ && \
+	cd test/e2e && DEMO=1 $(BIN)/operator-e2e.test -test.run '^TestDemo$$' -test.count 1

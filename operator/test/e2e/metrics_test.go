@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -88,7 +89,7 @@ func TestPrometheusRule_promtool(t *testing.T) {
 var (
 	selectorRE = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}`)
 	matcherRE  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!=|=)\s*"([^"]*)"`)
-	seriesRE   = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? `)
+	seriesRE   = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)`)
 )
 
 // TestPrometheusRule_metricsAreScraped runs the operator's manager binary
@@ -142,6 +143,7 @@ func TestPrometheusRule_metricsAreScraped(t *testing.T) {
 		t.Errorf("no scraped series matches %q", missing)
 	}
 	t.Logf("%d selectors of %d alerts matched a live scrape", len(sels), len(exprs))
+	checkDocumentedMetrics(t, scrape(t, "http://"+metricsAddr+"/metrics"))
 }
 
 // startManager runs the manager binary of the operator image's build
@@ -150,10 +152,19 @@ func startManager(t *testing.T, ns string) (metricsAddr, probeAddr string) {
 	t.Helper()
 	metricsAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	probeAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(managerBinary(t), "--leader-elect=false", "--namespace="+ns,
+	startProcess(t, managerBinary(t), []string{"KUBECONFIG=" + kubeconfig, "POD_NAMESPACE=" + ns},
+		"--leader-elect=true", "--leader-election-id=scrape", "--namespace="+ns,
 		"--metrics-bind-address="+metricsAddr, "--health-probe-bind-address="+probeAddr,
 		"--operator-image=localhost:5000/ansible-playbook-operator:dev")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "POD_NAMESPACE="+ns)
+	return metricsAddr, probeAddr
+}
+
+// startProcess starts a long-running process for the test; its output is
+// logged when the test fails.
+func startProcess(t *testing.T, bin string, env []string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -163,10 +174,9 @@ func startManager(t *testing.T, ns string) (metricsAddr, probeAddr string) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("manager log:\n%s", logs.String())
+			t.Logf("%s log:\n%s", filepath.Base(bin), logs.String())
 		}
 	})
-	return metricsAddr, probeAddr
 }
 
 func waitHTTP(t *testing.T, url string) {
@@ -187,7 +197,8 @@ func waitHTTP(t *testing.T, url string) {
 	}
 }
 
-// scrape reads the text exposition format into name -> label sets.
+// scrape reads the text exposition format into name -> label sets; the
+// sample's value is under the key "__value__".
 func scrape(t *testing.T, url string) map[string][]map[string]string {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -207,7 +218,7 @@ func scrape(t *testing.T, url string) map[string][]map[string]string {
 		if m == nil {
 			continue
 		}
-		ls := map[string]string{}
+		ls := map[string]string{"__value__": m[3]}
 		for _, l := range matcherRE.FindAllStringSubmatch(m[2], -1) {
 			ls[l[1]] = l[3]
 		}
@@ -237,4 +248,67 @@ func anySeriesMatches(t *testing.T, series map[string][]map[string]string, name,
 		}
 	}
 	return false
+}
+
+var docRowRE = regexp.MustCompile("(?m)^\\| `([a-z_:]+)` \\| (counter|gauge|histogram) \\|([^|]*)\\|")
+
+// checkDocumentedMetrics compares docs/metrics.md with a scrape: every
+// documented metric is served with exactly the documented labels, and every
+// served metric of the operator, controller-runtime, the work queues, leader
+// election and the REST client is documented.
+func checkDocumentedMetrics(t *testing.T, series map[string][]map[string]string) {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join(repoRoot(), "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range docRowRE.FindAllStringSubmatch(string(doc), -1) {
+		name, typ := m[1], m[2]
+		var want []string
+		for _, l := range regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(m[3], -1) {
+			want = append(want, l[1])
+		}
+		served := name
+		if typ == "histogram" {
+			served = name + "_count"
+		}
+		documented[served] = true
+		sets := series[served]
+		if len(sets) == 0 {
+			t.Errorf("docs/metrics.md lists %s, the operator does not serve it", name)
+			continue
+		}
+		got := map[string]bool{}
+		for _, ls := range sets {
+			for k := range ls {
+				if k != "__value__" {
+					got[k] = true
+				}
+			}
+		}
+		var gotList []string
+		for k := range got {
+			gotList = append(gotList, k)
+		}
+		sort.Strings(gotList)
+		sort.Strings(want)
+		if strings.Join(gotList, ",") != strings.Join(want, ",") {
+			t.Errorf("docs/metrics.md: %s has labels %v, the scrape %v", name, want, gotList)
+		}
+	}
+	if len(documented) < 20 {
+		t.Fatalf("parsed %d rows of docs/metrics.md: the table parser misses rows", len(documented))
+	}
+	for name := range series {
+		base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
+		if documented[name] || documented[base+"_count"] {
+			continue
+		}
+		for _, p := range []string{"ansible_operator_", "controller_runtime_", "workqueue_", "leader_election_", "rest_client_"} {
+			if strings.HasPrefix(name, p) {
+				t.Errorf("the operator serves %s, docs/metrics.md does not list it", name)
+			}
+		}
+	}
 }

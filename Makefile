@@ -85,11 +85,15 @@ images: ## Build both images (pin-images, ansible-playbook-operator) for $(ARCHE
 	@ARCHES="$(ARCHES)" hack/image.sh fn $(VERSION)
 	@ARCHES="$(ARCHES)" hack/image.sh operator $(VERSION)
 
+.PHONY: push-images
+push-images: ## Push both images built by make images as multi-arch indexes to $(REGISTRY) (INSECURE=1 for plain HTTP).
+	@REGISTRY="$(REGISTRY)" VERSION="$(VERSION)" hack/push-images.sh
+
 ##@ Test
 
 .PHONY: test
 test: deps build images ## Run every test tier of every module (what .ci/run runs), envtest included.
-	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; hack/promcrds.sh >/dev/null; \
+	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; hack/promcrds.sh >/dev/null; hack/kubectl.sh >/dev/null; \
 	for m in $(MODULES); do echo "==> go test $$m"; (cd $$m && $(GO) test -count=1 ./...); done
 
 .PHONY: bench

@@ -17,12 +17,14 @@ limitations under the License.
 package e2e
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -58,11 +60,21 @@ func pushImages(t *testing.T) pushedImages {
 	p := pushedImages{reg: reg, operatorIndex: pushOperatorIndex(t, reg.Host+"/ansible-playbook-operator:dev")}
 	// No Ansible runner image can be pulled here: the executor is a one-layer
 	// stand-in; what matters is that its digest is the registry's.
-	layer := filepath.Join(t.TempDir(), "layer.tar")
-	mustSh(t, "", nil, "", "tar", "-C", repoRoot(), "-cf", layer, "README.md")
-	mustSh(t, "", nil, "", tool(t, "crane"), "append", "--insecure", "-f", layer, "-t", reg.Host+"/ansible-runner:13")
+	pushRandom(t, reg.Host+"/ansible-runner:13")
 	p.executorImage = strings.TrimSpace(mustSh(t, "", nil, "", tool(t, "crane"), "digest", "--insecure", reg.Host+"/ansible-runner:13").stdout)
 	return p
+}
+
+// pushRandom pushes a one-layer image whose only file names the test and
+// the time, so every push is a new digest.
+func pushRandom(t testing.TB, ref string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "stamp"), []byte(fmt.Sprintf("%s %s %d\n", t.Name(), ref, time.Now().UnixNano())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustSh(t, "", nil, "", "tar", "-C", dir, "-cf", filepath.Join(dir, "layer.tar"), "stamp")
+	mustSh(t, "", nil, "", tool(t, "crane"), "append", "--insecure", "-f", filepath.Join(dir, "layer.tar"), "-t", ref)
 }
 
 // copyTree copies the kustomize/ and examples/ trees into a temporary root

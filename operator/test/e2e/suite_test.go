@@ -37,6 +37,7 @@ import (
 	"testing"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -102,6 +103,9 @@ func startEnv() error {
 		return err
 	}
 	if err := ansiblev1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
 		return err
 	}
 	if k8sClient, err = client.New(restConfig, client.Options{Scheme: scheme}); err != nil {
@@ -212,13 +216,23 @@ type registry struct{ Host string }
 
 func startRegistry(t testing.TB) registry {
 	t.Helper()
+	return startRegistryAt(t, fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+}
+
+// startRegistryAt starts the registry on addr (the README's commands name
+// localhost:5000).
+func startRegistryAt(t testing.TB, addr string) registry {
+	t.Helper()
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatalf("%s is busy: this test needs it free for a registry (the README's commands name it)", addr)
+	}
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
 		t.Fatal("docker-registry is not installed: run `make deps` (Debian package docker-registry)")
 	}
 	dir := t.TempDir()
-	port := freePort(t)
-	cfg := fmt.Sprintf("version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp:\n  addr: 127.0.0.1:%d\n", filepath.Join(dir, "data"), port)
+	cfg := fmt.Sprintf("version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), addr)
 	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +243,6 @@ func startRegistry(t testing.TB) registry {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
@@ -239,5 +252,6 @@ func startRegistry(t testing.TB) registry {
 			t.Fatalf("docker-registry did not listen on %s: %s", addr, logs.String())
 		}
 	}
-	return registry{Host: fmt.Sprintf("localhost:%d", port)}
+	_, port, _ := net.SplitHostPort(addr)
+	return registry{Host: "localhost:" + port}
 }

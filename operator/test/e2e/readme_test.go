@@ -1,0 +1,370 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/opconfig"
+)
+
+// readmeBlock is a fenced code block of README.md with the marker before it.
+type readmeBlock struct {
+	marker, name, lang, body string
+	fails                    bool
+}
+
+var (
+	fenceRE  = regexp.MustCompile("(?ms)^```([a-z]*)\\n(.*?)^```")
+	markerRE = regexp.MustCompile(`<!-- (e2e|readme):([a-z0-9-]+)( fails)? -->\s*$`)
+)
+
+// readmeBlocks returns every code block; a block without a marker fails
+// the test: every block of the README is run by a test (readme: blocks
+// here, e2e: blocks by functions/test/e2e's walkthrough).
+func readmeBlocks(t *testing.T) []readmeBlock {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	var out []readmeBlock
+	for _, loc := range fenceRE.FindAllStringSubmatchIndex(text, -1) {
+		before := strings.TrimRight(text[:loc[0]], "\n")
+		m := markerRE.FindStringSubmatch(before[strings.LastIndex(before, "\n")+1:])
+		body := text[loc[4]:loc[5]]
+		if m == nil {
+			t.Errorf("README block without a test marker (<!-- readme:NAME --> or <!-- e2e:NAME -->):\n%s", body)
+			continue
+		}
+		out = append(out, readmeBlock{marker: m[1], name: m[2], fails: m[3] != "", lang: text[loc[2]:loc[3]], body: body})
+	}
+	return out
+}
+
+// TestREADME runs the README's readme: blocks in order in a copy of the
+// repository, against the envtest API server (kubectl) and a registry on
+// localhost:5000, and checks what each did.
+func TestREADME(t *testing.T) {
+	requireEnv(t)
+	blocks := map[string]readmeBlock{}
+	var order []string
+	for _, b := range readmeBlocks(t) {
+		if b.marker == "readme" {
+			blocks[b.name] = b
+			order = append(order, b.name)
+		}
+	}
+	want := []string{"two-commands", "fn-config", "push", "pin", "install", "crs", "upgrade", "backup", "migrate",
+		"troubleshoot-verify", "troubleshoot-manifest-unknown", "troubleshoot-drift",
+		"kustomize-files", "kustomize-exec", "kpt-files", "kpt", "development"}
+	if strings.Join(order, ",") != strings.Join(want, ",") {
+		t.Fatalf("README readme: blocks %v, want %v", order, want)
+	}
+
+	startRegistryAt(t, "127.0.0.1:5000")
+	work := t.TempDir()
+	for _, top := range []string{"kustomize", "examples"} {
+		mustSh(t, "", nil, "", "cp", "-r", filepath.Join(repoRoot(), top), filepath.Join(work, top))
+	}
+	for _, link := range []string{"Makefile", "hack", "bin", "_out", "functions", "operator", "Dockerfile.fn", "Dockerfile.operator", "go.work", "go.work.sum", ".git"} {
+		if err := os.Symlink(filepath.Join(repoRoot(), link), filepath.Join(work, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, ".docker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".docker", "config.json"), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"PATH=" + filepath.Join(repoRoot(), "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"KUBECONFIG=" + kubeconfig, "HOME=" + home, "DOCKER_CONFIG=" + filepath.Join(home, ".docker"),
+		"GOCACHE=" + goEnv(t, "GOCACHE"), "GOMODCACHE=" + goEnv(t, "GOMODCACHE"), "GOPATH=" + goEnv(t, "GOPATH"),
+		"XDG_CACHE_HOME=" + xdgCache(t),
+	}
+	run := func(t *testing.T, name string) result {
+		t.Helper()
+		b := blocks[name]
+		r := sh(work, env, "", "bash", "-euo", "pipefail", "-c", b.body)
+		if b.fails && r.err == nil {
+			t.Fatalf("README block %s should fail and did not:\n%s", name, r)
+		}
+		if !b.fails && r.err != nil {
+			t.Fatalf("README block %s: %v\n%s", name, r.err, r)
+		}
+		return r
+	}
+	ctx := context.Background()
+	crane := tool(t, "crane")
+	pushRunner := func() { t.Helper(); pushRandom(t, "localhost:5000/ansible-runner:13") }
+	runnerDigest := func() string {
+		return strings.TrimSpace(mustSh(t, "", nil, "", crane, "digest", "--insecure", "localhost:5000/ansible-runner:13").stdout)
+	}
+	appliedConfig := func() opconfig.Config {
+		t.Helper()
+		cm := &corev1.ConfigMap{}
+		if err := k8sClient.Get(ctx, types.NamespacedName{Namespace: operatorNamespace, Name: "ansible-playbook-operator-config"}, cm); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := opconfig.Parse([]byte(cm.Data[opconfig.Key]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+
+	t.Run("two-commands", func(t *testing.T) {
+		ci, err := os.ReadFile(filepath.Join(repoRoot(), ".ci", "run"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`(?m)^make test$`).Match(ci) || !strings.Contains(blocks["two-commands"].body, "make test ") {
+			t.Errorf(".ci/run does not run `make test`, the command the README names:\n%s", ci)
+		}
+		// make test is this very run; make demo runs here for real.
+		r := mustSh(t, work, env, "", "make", "demo")
+		for _, want := range []string{"pin-images pin -w examples/update-digests/pinned/", "the registry was stopped before this render",
+			"kubectl annotate playbook site", "result: Succeeded", "cronjob/nightly", `ansible_operator_job_runs_total{kind="Playbook",result="succeeded"} 1`} {
+			if !strings.Contains(r.stdout+r.stderr, want) {
+				t.Errorf("make demo: want %q in its output:\n%s", want, r)
+			}
+		}
+	})
+	t.Run("fn-config", func(t *testing.T) {
+		var cfg map[string]any
+		b := blocks["fn-config"]
+		objs := decodeAll(t, b.body)
+		if len(objs) != 1 {
+			t.Fatalf("the config block holds %d documents", len(objs))
+		}
+		cfg = objs[0].Object
+		rl, err := json.Marshal(map[string]any{"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": []any{}, "functionConfig": cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustSh(t, work, env, string(rl), tool(t, "pin-images"))
+		// The control: the same config with an unknown field is refused.
+		spec := cfg["spec"].(map[string]any)
+		spec["concurency"] = 8
+		rl, _ = json.Marshal(map[string]any{"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": []any{}, "functionConfig": cfg})
+		if r := sh(work, env, string(rl), tool(t, "pin-images")); r.err == nil {
+			t.Errorf("pin-images accepted an unknown config field:\n%s", r)
+		}
+	})
+	t.Run("install, upgrade, migration, troubleshooting", func(t *testing.T) {
+		r := run(t, "push")
+		opRef := regexp.MustCompile(`localhost:5000/ansible-playbook-operator:dev@(sha256:[a-f0-9]{64})`).FindStringSubmatch(r.stdout)
+		if opRef == nil {
+			t.Fatalf("push printed no operator index digest:\n%s", r)
+		}
+		pushRunner()
+		run(t, "pin")
+		run(t, "install")
+		r = run(t, "install")
+		if got, want := strings.TrimSpace(lastLine(r.stdout)), "localhost:5000/ansible-playbook-operator:dev@"+opRef[1]; got != want {
+			t.Errorf("install: the Deployment runs %q, want %q", got, want)
+		}
+		if img, pinned := appliedConfig().ExecutorImage(""); img != "localhost:5000/ansible-runner@"+runnerDigest() || !pinned {
+			t.Errorf("install: the executor is %s (pinned %v), want the pushed digest %s", img, pinned, runnerDigest())
+		}
+		r = run(t, "crs")
+		for _, want := range []string{"repository.ansible.cloud37.dev/site", "playbook.ansible.cloud37.dev/site", "schedule.ansible.cloud37.dev/nightly"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("crs: want %q in\n%s", want, r)
+			}
+		}
+
+		// Upgrade: the runner's tag moved and a CRD drifted (as a Helm
+		// install never upgrades it); the upgrade moves the pin and
+		// re-applies the CRD.
+		pushRunner()
+		// The CRD as an older release applied it (same field manager as
+		// kubectl apply --server-side): no printer columns.
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := k8sClient.Get(ctx, types.NamespacedName{Name: "playbooks.ansible.cloud37.dev"}, crd); err != nil {
+			t.Fatal(err)
+		}
+		want := crd.Spec.Versions[0].AdditionalPrinterColumns
+		older := decodeAll(t, string(must(os.ReadFile(filepath.Join(repoRoot(), "kustomize", "operator", "crd", "bases", "ansible.cloud37.dev_playbooks.yaml")))))[0]
+		versions, _, _ := unstructured.NestedSlice(older.Object, "spec", "versions")
+		delete(versions[0].(map[string]any), "additionalPrinterColumns")
+		if err := unstructured.SetNestedSlice(older.Object, versions, "spec", "versions"); err != nil {
+			t.Fatal(err)
+		}
+		if err := k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(older), client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
+			t.Fatal(err)
+		}
+		if err := k8sClient.Get(ctx, types.NamespacedName{Name: "playbooks.ansible.cloud37.dev"}, crd); err != nil || len(crd.Spec.Versions[0].AdditionalPrinterColumns) != 0 {
+			t.Fatalf("the older CRD was not applied: %v, %d printer columns", err, len(crd.Spec.Versions[0].AdditionalPrinterColumns))
+		}
+		run(t, "upgrade")
+		if img, _ := appliedConfig().ExecutorImage(""); img != "localhost:5000/ansible-runner@"+runnerDigest() {
+			t.Errorf("upgrade: the executor is %s, want the moved digest %s", img, runnerDigest())
+		}
+		if err := k8sClient.Get(ctx, types.NamespacedName{Name: "playbooks.ansible.cloud37.dev"}, crd); err != nil {
+			t.Fatal(err)
+		}
+		if len(crd.Spec.Versions[0].AdditionalPrinterColumns) != len(want) {
+			t.Errorf("upgrade did not re-apply the CRD: %d printer columns, want %d", len(crd.Spec.Versions[0].AdditionalPrinterColumns), len(want))
+		}
+
+		run(t, "backup")
+		backup, err := os.ReadFile(filepath.Join(work, "ansible-crs-backup.yaml"))
+		if err != nil || !strings.Contains(string(backup), "name: nightly") {
+			t.Errorf("backup: %v\n%s", err, backup)
+		}
+		// Helm's field manager holds a CRD field: a plain apply conflicts,
+		// the migration's --force-conflicts takes it over.
+		helm := &unstructured.Unstructured{}
+		helm.SetAPIVersion("apiextensions.k8s.io/v1")
+		helm.SetKind("CustomResourceDefinition")
+		helm.SetName("schedules.ansible.cloud37.dev")
+		helm.SetLabels(map[string]string{"app.kubernetes.io/name": "ansible-playbook-operator-chart"})
+		if err := k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(helm), client.FieldOwner("helm"), client.ForceOwnership); err != nil {
+			t.Fatal(err)
+		}
+		plain := strings.Replace(blocks["migrate"].body, " --force-conflicts", "", 1)
+		if r := sh(work, env, "", "bash", "-euo", "pipefail", "-c", plain); r.err == nil || !strings.Contains(r.stderr, "conflict") {
+			t.Errorf("an apply without --force-conflicts over Helm's field: want a conflict\n%s", r)
+		}
+		run(t, "migrate")
+		if err := k8sClient.Get(ctx, types.NamespacedName{Name: "schedules.ansible.cloud37.dev"}, crd); err != nil {
+			t.Fatal(err)
+		}
+		if crd.Labels["app.kubernetes.io/name"] != "ansible-playbook-operator" {
+			t.Errorf("migrate: the CRD label is %q, want it taken over", crd.Labels["app.kubernetes.io/name"])
+		}
+
+		r = run(t, "troubleshoot-verify")
+		if !strings.Contains(r.stdout, "site") {
+			t.Errorf("troubleshoot-verify: want the Playbook listed\n%s", r)
+		}
+		r = run(t, "troubleshoot-manifest-unknown")
+		if !strings.Contains(r.stderr, "manifest unknown") {
+			t.Errorf("troubleshoot-manifest-unknown: want manifest unknown\n%s", r)
+		}
+		pushRunner()
+		r = run(t, "troubleshoot-drift")
+		if !strings.Contains(r.stderr, "digest verification failed") || !strings.Contains(r.stderr, "executorDefaults.image.digest") {
+			t.Errorf("troubleshoot-drift: want digest verification failed for the runner\n%s", r)
+		}
+	})
+	t.Run("pipelines", func(t *testing.T) {
+		pushRunner()
+		deployment := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: runner\n        image: localhost:5000/ansible-runner:13\n"
+		for _, files := range []string{"kustomize-files", "kpt-files"} {
+			for _, f := range splitFiles(t, blocks[files].body) {
+				write(t, filepath.Join(work, f.path), f.body)
+			}
+		}
+		write(t, filepath.Join(work, "app", "deployment.yaml"), deployment)
+		write(t, filepath.Join(work, "pkg", "deployment.yaml"), deployment)
+		digest := runnerDigest()
+		r := run(t, "kustomize-exec")
+		if !strings.Contains(r.stdout, "localhost:5000/ansible-runner:13@"+digest) {
+			t.Errorf("kustomize-exec: want the pinned image in\n%s", r)
+		}
+		run(t, "kpt")
+		got, err := os.ReadFile(filepath.Join(work, "pkg", "deployment.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(got), "localhost:5000/ansible-runner:13@"+digest) {
+			t.Errorf("kpt: want the pinned image in\n%s", got)
+		}
+	})
+	t.Run("development", func(t *testing.T) {
+		help := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(mustSh(t, repoRoot(), nil, "", "make", "help").stdout, "")
+		for _, m := range regexp.MustCompile(`(?m)^make ([a-z-]+)`).FindAllStringSubmatch(blocks["development"].body, -1) {
+			if !strings.Contains(help, " "+m[1]+" ") {
+				t.Errorf("the README names make %s, make help does not list it", m[1])
+			}
+		}
+	})
+}
+
+type readmeFile struct{ path, body string }
+
+// splitFiles splits a YAML block into the files its "# PATH" comments name.
+func splitFiles(t *testing.T, body string) []readmeFile {
+	t.Helper()
+	var out []readmeFile
+	for _, doc := range strings.Split(body, "\n---\n") {
+		first, rest, _ := strings.Cut(doc, "\n")
+		if !strings.HasPrefix(first, "# ") {
+			t.Fatalf("a README file block document does not start with # PATH: %q", first)
+		}
+		out = append(out, readmeFile{path: strings.TrimPrefix(first, "# "), body: strings.TrimSuffix(rest, "\n") + "\n"})
+	}
+	return out
+}
+
+func write(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return s[strings.LastIndex(s, "\n")+1:]
+}
+
+func goEnv(t *testing.T, name string) string {
+	t.Helper()
+	return strings.TrimSpace(mustSh(t, "", []string{"GOWORK=off"}, "", "go", "env", name).stdout)
+}
+
+// xdgCache keeps the tool cache of the user who runs the tests (HOME is a
+// temporary directory for the README's commands).
+func xdgCache(t *testing.T) string {
+	if v := os.Getenv("XDG_CACHE_HOME"); v != "" {
+		return v
+	}
+	h, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(h, ".cache")
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -32,12 +32,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/testenv"
 )
 
 // crdDir holds the CRDs that controller-gen generates (make manifests).
@@ -65,26 +63,16 @@ func TestMain(m *testing.M) {
 
 // startEnv starts kube-apiserver and etcd with our CRDs and sets k8sClient.
 func startEnv() (*envtest.Environment, error) {
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{crdDir},
-		ErrorIfCRDPathMissing: true,
-	}
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		assets := filepath.Join("..", "..", "..", "bin", "envtest")
-		if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
-			return nil, errors.New("envtest binaries not found: KUBEBUILDER_ASSETS is unset and bin/envtest has no kube-apiserver; run hack/envtest.sh (or make test), or run go test -short to skip the API server tests")
-		}
-		env.BinaryAssetsDirectory = assets
+	env, err := testenv.New()
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("failed to start envtest: %w", err)
 	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := ansiblev1alpha1.AddToScheme(scheme); err != nil {
+	scheme, err := testenv.Scheme()
+	if err != nil {
 		return nil, err
 	}
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})

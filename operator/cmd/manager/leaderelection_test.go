@@ -44,6 +44,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/testenv"
 )
 
 const (
@@ -266,16 +267,9 @@ func startEnv(t *testing.T) (client.Client, string) {
 	// envtest logs through controller-runtime's logger; without one set,
 	// controller-runtime prints a warning with a stack trace.
 	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "..", "kustomize", "operator", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		assets := filepath.Join("..", "..", "..", "bin", "envtest")
-		if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
-			t.Fatal("envtest binaries not found: KUBEBUILDER_ASSETS is unset and bin/envtest has no kube-apiserver; run hack/envtest.sh (or make test), or go test -short")
-		}
-		env.BinaryAssetsDirectory = assets
+	env, err := testenv.New()
+	if err != nil {
+		t.Fatal(err)
 	}
 	cfg, err := env.Start()
 	if err != nil {

@@ -18,11 +18,9 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -37,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/testenv"
 )
 
 // The envtest API server, started once for the package (STYLE 37).
@@ -71,18 +70,10 @@ func TestMain(m *testing.M) {
 }
 
 func startEnv() error {
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "..", "kustomize", "operator", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		assets := filepath.Join("..", "..", "..", "bin", "envtest")
-		if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
-			return errors.New("envtest binaries not found: KUBEBUILDER_ASSETS is unset and bin/envtest has no kube-apiserver; run hack/envtest.sh (or make test), or go test -short")
-		}
-		testEnv.BinaryAssetsDirectory = assets
-	}
 	var err error
+	if testEnv, err = testenv.New(); err != nil {
+		return err
+	}
 	if restConfig, err = testEnv.Start(); err != nil {
 		return fmt.Errorf("failed to start envtest: %w", err)
 	}

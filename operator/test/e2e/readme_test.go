@@ -89,6 +89,14 @@ func TestREADME(t *testing.T) {
 		t.Fatalf("README readme: blocks %v, want %v", order, want)
 	}
 
+	// A cluster of its own: the README starts from an empty one, and the
+	// other tests' objects (TestDemo applies the same overlay) stay out.
+	api, err := startAPIServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = api.stop() })
+	k8sClient := api.client
 	startRegistryAt(t, "127.0.0.1:5000")
 	work := t.TempDir()
 	for _, top := range []string{"kustomize", "examples"} {
@@ -108,7 +116,7 @@ func TestREADME(t *testing.T) {
 	}
 	env := []string{
 		"PATH=" + filepath.Join(repoRoot(), "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
-		"KUBECONFIG=" + kubeconfig, "HOME=" + home, "DOCKER_CONFIG=" + filepath.Join(home, ".docker"),
+		"KUBECONFIG=" + api.kubeconfig, "HOME=" + home, "DOCKER_CONFIG=" + filepath.Join(home, ".docker"),
 		"GOCACHE=" + goEnv(t, "GOCACHE"), "GOMODCACHE=" + goEnv(t, "GOMODCACHE"), "GOPATH=" + goEnv(t, "GOPATH"),
 		"XDG_CACHE_HOME=" + xdgCache(t),
 	}

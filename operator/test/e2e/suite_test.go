@@ -37,14 +37,11 @@ import (
 	"testing"
 	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/testenv"
 )
 
 // The envtest API server with the operator's CRDs and the Prometheus
@@ -54,6 +51,7 @@ var (
 	restConfig *rest.Config
 	k8sClient  client.Client
 	kubeconfig string
+	shared     *apiServer
 )
 
 func TestMain(m *testing.M) {
@@ -66,65 +64,74 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	if err := testEnv.Stop(); err != nil {
+	if err := shared.stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "failed to stop envtest: %v\n", err)
 	}
-	_ = os.RemoveAll(filepath.Dir(kubeconfig))
 	os.Exit(code)
 }
 
-func repoRoot() string {
-	r, _ := filepath.Abs(filepath.Join("..", "..", ".."))
-	return r
+func repoRoot() string { return testenv.RepoRoot() }
+
+// apiServer is a started envtest API server with a client and a kubeconfig
+// file (for kubectl and the manager binary).
+type apiServer struct {
+	env        *envtest.Environment
+	config     *rest.Config
+	client     client.Client
+	kubeconfig string
 }
 
-func startEnv() error {
+// startAPIServer starts kube-apiserver and etcd with the operator's CRDs and
+// the Prometheus Operator's ServiceMonitor and PrometheusRule CRDs.
+func startAPIServer() (*apiServer, error) {
 	prom := filepath.Join(repoRoot(), "bin", "promcrds")
 	if _, err := os.Stat(filepath.Join(prom, "monitoring.coreos.com_servicemonitors.yaml")); err != nil {
-		return errors.New("bin/promcrds has no ServiceMonitor CRD: run hack/promcrds.sh (make test does), or go test -short")
+		return nil, errors.New("bin/promcrds has no ServiceMonitor CRD: run hack/promcrds.sh (make test does), or go test -short")
 	}
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "kustomize", "operator", "crd", "bases"), prom},
-		ErrorIfCRDPathMissing: true,
-	}
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		assets := filepath.Join(repoRoot(), "bin", "envtest")
-		if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
-			return errors.New("envtest binaries not found: KUBEBUILDER_ASSETS is unset and bin/envtest has no kube-apiserver; run hack/envtest.sh (or make test), or go test -short")
-		}
-		testEnv.BinaryAssetsDirectory = assets
-	}
-	var err error
-	if restConfig, err = testEnv.Start(); err != nil {
-		return fmt.Errorf("failed to start envtest: %w", err)
-	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
-	}
-	if err := ansiblev1alpha1.AddToScheme(scheme); err != nil {
-		return err
-	}
-	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
-		return err
-	}
-	if k8sClient, err = client.New(restConfig, client.Options{Scheme: scheme}); err != nil {
-		return err
-	}
-	user, err := testEnv.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
+	env, err := testenv.New(prom)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	s := &apiServer{env: env}
+	if s.config, err = env.Start(); err != nil {
+		return nil, fmt.Errorf("failed to start envtest: %w", err)
+	}
+	scheme, err := testenv.Scheme()
+	if err != nil {
+		return nil, err
+	}
+	if s.client, err = client.New(s.config, client.Options{Scheme: scheme}); err != nil {
+		return nil, err
+	}
+	user, err := env.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
 	}
 	kc, err := user.KubeConfig()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "e2e-kubeconfig-")
 	if err != nil {
+		return nil, err
+	}
+	s.kubeconfig = filepath.Join(dir, "kubeconfig")
+	return s, os.WriteFile(s.kubeconfig, kc, 0o600)
+}
+
+func (s *apiServer) stop() error {
+	_ = os.RemoveAll(filepath.Dir(s.kubeconfig))
+	return s.env.Stop()
+}
+
+func startEnv() error {
+	s, err := startAPIServer()
+	if err != nil {
 		return err
 	}
-	kubeconfig = filepath.Join(dir, "kubeconfig")
-	return os.WriteFile(kubeconfig, kc, 0o600)
+	shared = s
+	testEnv, restConfig, k8sClient, kubeconfig = s.env, s.config, s.client, s.kubeconfig
+	return nil
 }
 
 // requireEnv skips API-server tests under -short.

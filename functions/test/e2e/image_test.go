@@ -61,27 +61,41 @@ func TestImage_reproducible(t *testing.T) {
 	t.Logf("image digest: %s", first)
 }
 
-// TestImage_dockerfileMatchesLocalEngine builds Dockerfile.fn with the local
-// engine (the legacy builder: buildx is not installed here) and checks that
-// it holds exactly the files and settings of the reproducible image.
+// TestImage_dockerfileMatchesLocalEngine builds Dockerfile.fn and
+// Dockerfile.operator with the local engine (the legacy builder: buildx is
+// not installed here) from the contexts `make images` assembled, and checks
+// that each holds exactly the files and settings of the reproducible image
+// that make loaded.
 func TestImage_dockerfileMatchesLocalEngine(t *testing.T) {
-	requireImage(t)
-	ctx := imageContext(t)
-	tag := "localhost/pin-images:dockerfile-check"
-	r := sh(t, root(t), []string{"DOCKER_BUILDKIT=0"}, "", "docker", "build", "-q", "-f", "Dockerfile.fn", "-t", tag, ctx)
-	if r.err != nil {
-		t.Fatalf("docker build -f Dockerfile.fn: %v\n%s", r.err, r)
-	}
-	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
-	if a, b := files(t, Image), files(t, tag); a != b {
-		t.Errorf("files differ:\nimagebuild:\n%s\ndocker build:\n%s", a, b)
-	}
-	for _, f := range []string{"{{.Config.User}}", "{{json .Config.Entrypoint}}", "{{.Os}}/{{.Architecture}}"} {
-		a := mustSh(t, "", nil, "", "docker", "image", "inspect", Image, "--format", f).stdout
-		b := mustSh(t, "", nil, "", "docker", "image", "inspect", tag, "--format", f).stdout
-		if a != b {
-			t.Errorf("%s: imagebuild %q, docker build %q", f, a, b)
-		}
+	for _, tc := range []struct{ dockerfile, context, image string }{
+		{"Dockerfile.fn", "image-fn", Image},
+		{"Dockerfile.operator", "image-operator", "localhost/ansible-playbook-operator:dev"},
+	} {
+		t.Run(tc.dockerfile, func(t *testing.T) {
+			if err := exec.Command("docker", "image", "inspect", tc.image).Run(); err != nil {
+				t.Fatalf("%s is not in the local Docker engine: run `make images` (make test does)", tc.image)
+			}
+			ctx := filepath.Join(root(t), "_out", tc.context, "linux-"+runtime.GOARCH)
+			if !fileExists(ctx) {
+				t.Fatalf("%s has no build context: run `make images`", ctx)
+			}
+			tag := "localhost/dockerfile-check:" + strings.TrimPrefix(tc.context, "image-")
+			r := sh(t, root(t), []string{"DOCKER_BUILDKIT=0"}, "", "docker", "build", "-q", "-f", tc.dockerfile, "-t", tag, ctx)
+			if r.err != nil {
+				t.Fatalf("docker build -f %s: %v\n%s", tc.dockerfile, r.err, r)
+			}
+			t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
+			if a, b := files(t, tc.image), files(t, tag); a != b {
+				t.Errorf("files differ:\nimagebuild:\n%s\ndocker build:\n%s", a, b)
+			}
+			for _, f := range []string{"{{.Config.User}}", "{{json .Config.Entrypoint}}", "{{.Os}}/{{.Architecture}}"} {
+				a := mustSh(t, "", nil, "", "docker", "image", "inspect", tc.image, "--format", f).stdout
+				b := mustSh(t, "", nil, "", "docker", "image", "inspect", tag, "--format", f).stdout
+				if a != b {
+					t.Errorf("%s: imagebuild %q, docker build %q", f, a, b)
+				}
+			}
+		})
 	}
 }
 

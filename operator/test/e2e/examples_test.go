@@ -40,12 +40,19 @@ type pushedImages struct {
 
 var indexRE = regexp.MustCompile(`(?m)^index (sha256:[a-f0-9]{64})$`)
 
-// pushOperatorIndex pushes the operator image of both platforms' build
-// contexts (make images) to ref and returns the index digest.
-func pushOperatorIndex(t testing.TB, ref string) string {
+// pushIndex pushes the image `what` (fn or operator) of both platforms'
+// build contexts (make images) to ref and returns the index digest.
+func pushIndex(t testing.TB, what, ref string) string {
 	t.Helper()
-	r := mustSh(t, repoRoot(), []string{"SOURCE_DATE_EPOCH=0"}, "", tool(t, "imagebuild"), "-f", "Dockerfile.operator",
-		"-context", "linux/amd64="+imageContext(t, "amd64"), "-context", "linux/arm64="+imageContext(t, "arm64"),
+	ctx := func(arch string) string {
+		dir := filepath.Join(repoRoot(), "_out", "image-"+what, "linux-"+arch)
+		if _, err := os.Stat(dir); err != nil {
+			t.Fatalf("%s has no build context: run `make images` (make test does)", dir)
+		}
+		return dir
+	}
+	r := mustSh(t, repoRoot(), []string{"SOURCE_DATE_EPOCH=0"}, "", tool(t, "imagebuild"), "-f", "Dockerfile."+what,
+		"-context", "linux/amd64="+ctx("amd64"), "-context", "linux/arm64="+ctx("arm64"),
 		"-push", ref, "-insecure")
 	m := indexRE.FindStringSubmatch(r.stdout)
 	if m == nil {
@@ -53,6 +60,9 @@ func pushOperatorIndex(t testing.TB, ref string) string {
 	}
 	return m[1]
 }
+
+// pushOperatorIndex pushes the operator image's index to ref.
+func pushOperatorIndex(t testing.TB, ref string) string { return pushIndex(t, "operator", ref) }
 
 func pushImages(t *testing.T) pushedImages {
 	t.Helper()

@@ -19,6 +19,7 @@ package e2e
 import (
 	"encoding/json"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -27,38 +28,42 @@ import (
 // OperatorImage is what `make images` loads into the local engine.
 const OperatorImage = "localhost/ansible-playbook-operator:dev"
 
-// TestImages_multiArchIndexIsReproducible pushes the operator image as an
-// OCI index of linux/amd64 and linux/arm64 twice from the same build
-// contexts: the index digests are equal and the index holds both platforms.
+// TestImages_multiArchIndexIsReproducible pushes each image as an OCI
+// index of linux/amd64 and linux/arm64 twice from the same build contexts:
+// the index digests are equal and the index holds both platforms.
 func TestImages_multiArchIndexIsReproducible(t *testing.T) {
 	reg := startRegistry(t)
-	first := pushOperatorIndex(t, reg.Host+"/ansible-playbook-operator:first")
-	second := pushOperatorIndex(t, reg.Host+"/ansible-playbook-operator:second")
-	if first != second {
-		t.Fatalf("two pushes of the same inputs gave %s and %s", first, second)
+	for what, name := range map[string]string{"fn": "pin-images", "operator": "ansible-playbook-operator"} {
+		t.Run(name, func(t *testing.T) {
+			first := pushIndex(t, what, reg.Host+"/"+name+":first")
+			second := pushIndex(t, what, reg.Host+"/"+name+":second")
+			if first != second {
+				t.Fatalf("two pushes of the same inputs gave %s and %s", first, second)
+			}
+			raw := mustSh(t, "", nil, "", tool(t, "crane"), "manifest", "--insecure", reg.Host+"/"+name+":first").stdout
+			var idx struct {
+				MediaType string `json:"mediaType"`
+				Manifests []struct {
+					Platform struct{ OS, Architecture string } `json:"platform"`
+				} `json:"manifests"`
+			}
+			if err := json.Unmarshal([]byte(raw), &idx); err != nil {
+				t.Fatal(err)
+			}
+			var plats []string
+			for _, m := range idx.Manifests {
+				plats = append(plats, m.Platform.OS+"/"+m.Platform.Architecture)
+			}
+			slices.Sort(plats)
+			if idx.MediaType != "application/vnd.oci.image.index.v1+json" || !slices.Equal(plats, []string{"linux/amd64", "linux/arm64"}) {
+				t.Errorf("index %s with platforms %v, want an OCI index of linux/amd64 and linux/arm64", idx.MediaType, plats)
+			}
+			if got := strings.TrimSpace(mustSh(t, "", nil, "", tool(t, "crane"), "digest", "--insecure", reg.Host+"/"+name+":first").stdout); got != first {
+				t.Errorf("the registry serves %s, imagebuild printed %s", got, first)
+			}
+			t.Logf("%s index digest: %s", name, first)
+		})
 	}
-	raw := mustSh(t, "", nil, "", tool(t, "crane"), "manifest", "--insecure", reg.Host+"/ansible-playbook-operator:first").stdout
-	var idx struct {
-		MediaType string `json:"mediaType"`
-		Manifests []struct {
-			Platform struct{ OS, Architecture string } `json:"platform"`
-		} `json:"manifests"`
-	}
-	if err := json.Unmarshal([]byte(raw), &idx); err != nil {
-		t.Fatal(err)
-	}
-	var plats []string
-	for _, m := range idx.Manifests {
-		plats = append(plats, m.Platform.OS+"/"+m.Platform.Architecture)
-	}
-	slices.Sort(plats)
-	if idx.MediaType != "application/vnd.oci.image.index.v1+json" || !slices.Equal(plats, []string{"linux/amd64", "linux/arm64"}) {
-		t.Errorf("index %s with platforms %v, want an OCI index of linux/amd64 and linux/arm64", idx.MediaType, plats)
-	}
-	if got := strings.TrimSpace(mustSh(t, "", nil, "", tool(t, "crane"), "digest", "--insecure", reg.Host+"/ansible-playbook-operator:first").stdout); got != first {
-		t.Errorf("the registry serves %s, imagebuild printed %s", got, first)
-	}
-	t.Logf("operator index digest: %s", first)
 }
 
 // TestImages_operatorImageInTheLocalEngine checks the image `make images`
@@ -85,4 +90,20 @@ func TestImages_operatorImageInTheLocalEngine(t *testing.T) {
 	if !strings.Contains(r.stderr, "usage:") || !strings.Contains(r.stderr, "install") {
 		t.Errorf("playbook-runner without arguments: want its usage\n%s", r)
 	}
+}
+
+// TestImages_rebuildGivesTheSameDigest rebuilds the operator image from
+// source (hack/image.sh: both binaries for both platforms, the context, the
+// index) and pushes it: the index digest is the one of the contexts `make
+// images` assembled before.
+func TestImages_rebuildGivesTheSameDigest(t *testing.T) {
+	reg := startRegistry(t)
+	before := pushIndex(t, "operator", reg.Host+"/ansible-playbook-operator:before")
+	r := mustSh(t, repoRoot(), []string{"ARCHES=amd64 arm64", "PUSH=" + reg.Host + "/ansible-playbook-operator:rebuilt", "INSECURE=1"}, "",
+		filepath.Join(repoRoot(), "hack", "image.sh"), "operator", "dev")
+	after := strings.TrimSpace(mustSh(t, "", nil, "", tool(t, "crane"), "digest", "--insecure", reg.Host+"/ansible-playbook-operator:rebuilt").stdout)
+	if after != before {
+		t.Fatalf("a rebuild gave index %s, the earlier build %s\n%s", after, before, r)
+	}
+	t.Logf("rebuilt index digest: %s", after)
 }

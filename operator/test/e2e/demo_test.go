@@ -28,6 +28,8 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -214,14 +216,22 @@ func TestDemo(t *testing.T) {
 	n.step("done: the processes stop and the temporary files are removed")
 }
 
-// startDemoManager runs the manager binary like the Deployment would:
-// leader election on, POD_NAMESPACE, the operator namespace watched, and the
-// pinned image it would read from its own Pod.
+// startDemoManager runs the manager binary like the Deployment would: as
+// its ServiceAccount, leader election on, POD_NAMESPACE, the operator
+// namespace watched, and the pinned image it would read from its own Pod.
 func startDemoManager(t *testing.T, operatorImage string) string {
 	t.Helper()
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	probeAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	startProcess(t, managerBinary(t), []string{"KUBECONFIG=" + kubeconfig, "POD_NAMESPACE=" + operatorNamespace},
+	// The manager authenticates as its ServiceAccount, so only the RBAC the
+	// overlay applied (the generated ClusterRole, bound in its namespace)
+	// lets it work.
+	saKubeconfig, saClient := shared.operatorKubeconfig(t)
+	// The control: the API server enforces RBAC for this user.
+	if err := saClient.List(context.Background(), &corev1.SecretList{}, client.InNamespace("kube-system")); !apierrors.IsForbidden(err) {
+		t.Fatalf("the operator's ServiceAccount listing Secrets in kube-system: %v, want forbidden", err)
+	}
+	startProcess(t, managerBinary(t), []string{"KUBECONFIG=" + saKubeconfig, "POD_NAMESPACE=" + operatorNamespace},
 		"--leader-elect=true", "--namespace="+operatorNamespace,
 		"--metrics-bind-address="+metricsAddr, "--health-probe-bind-address="+probeAddr,
 		"--operator-image="+operatorImage)

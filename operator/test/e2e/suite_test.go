@@ -262,3 +262,29 @@ func startRegistryAt(t testing.TB, addr string) registry {
 	_, port, _ := net.SplitHostPort(addr)
 	return registry{Host: "localhost:" + port}
 }
+
+// operatorKubeconfig writes a kubeconfig that authenticates as the
+// operator's ServiceAccount, so that only the RBAC the kustomization applied
+// lets the manager work.
+func (s *apiServer) operatorKubeconfig(t *testing.T) (file string, c client.Client) {
+	t.Helper()
+	sa, err := s.env.AddUser(envtest.User{
+		Name:   "system:serviceaccount:" + operatorNamespace + ":ansible-playbook-operator",
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + operatorNamespace, "system:authenticated"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := sa.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file = filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(file, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = client.New(sa.Config(), client.Options{Scheme: s.client.Scheme()}); err != nil {
+		t.Fatal(err)
+	}
+	return file, c
+}

@@ -54,6 +54,7 @@ type build struct {
 	name       string
 	base       string   // path under kustomize/
 	components []string // names under kustomize/components
+	namespace  string   // the kustomization's namespace:, if any
 }
 
 func (b build) has(c string) bool { return slices.Contains(b.components, c) }
@@ -126,6 +127,9 @@ func render(t *testing.T, b build) []*unstructured.Unstructured {
 		already = overlayComponents(t, filepath.Base(b.base))
 	}
 	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- " + rel(b.base) + "\n"
+	if b.namespace != "" {
+		k += "namespace: " + b.namespace + "\n"
+	}
 	var extra []string
 	for _, c := range b.components {
 		if !slices.Contains(already, c) {
@@ -337,3 +341,33 @@ type (
 	appsDeployment  = appsv1.Deployment
 	rbacClusterRole = rbacv1.ClusterRole
 )
+
+// TestKustomize_anotherNamespace installs into a namespace of the user's
+// choosing with `namespace:` in an overlay: every object, every binding's
+// subject and the Namespace itself move; nothing names the default.
+func TestKustomize_anotherNamespace(t *testing.T) {
+	b := build{name: "platform-ops", base: "overlays/production", namespace: "platform-ops",
+		components: append(overlayComponents(t, "production"), "cluster-watch", "secret-restriction")}
+	objs := render(t, b)
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "Namespace":
+			if o.GetName() != "platform-ops" {
+				t.Errorf("Namespace %s, want platform-ops", o.GetName())
+			}
+		case "CustomResourceDefinition", "ClusterRole":
+		case "ClusterRoleBinding", "RoleBinding":
+			subjects, _, _ := unstructured.NestedSlice(o.Object, "subjects")
+			for _, s := range subjects {
+				if ns := s.(map[string]any)["namespace"]; ns != "platform-ops" {
+					t.Errorf("%s %s: subject %v is in namespace %v, want platform-ops", o.GetKind(), o.GetName(), s, ns)
+				}
+			}
+			fallthrough
+		default:
+			if o.GetKind() != "ClusterRoleBinding" && o.GetNamespace() != "platform-ops" {
+				t.Errorf("%s %s in namespace %q, want platform-ops", o.GetKind(), o.GetName(), o.GetNamespace())
+			}
+		}
+	}
+}

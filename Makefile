@@ -94,7 +94,7 @@ push-images: ## Push both images built by make images as multi-arch indexes to $
 .PHONY: test
 test: deps build images ## Run every test tier of every module (what .ci/run runs), envtest included.
 	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; hack/promcrds.sh >/dev/null; hack/kubectl.sh >/dev/null; \
-	for m in $(MODULES); do echo "==> go test $$m"; (cd $$m && $(GO) test -count=1 ./...); done
+	for m in $(MODULES); do echo "==> go test $$m"; (cd $$m && $(GO) test -count=1 -timeout 30m ./...); done
 
 .PHONY: bench
 bench: deps ## Run the pin-images benchmarks and print their report.

@@ -43,8 +43,13 @@ import (
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
 )
 
-// The leader election Lease; the controllers' RBAC markers sit beside them.
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// What the manager needs in its own namespace only (a Role, bound there
+// also when it watches the whole cluster): the leader election Lease and
+// the core Events leader election records, and the OperatorConfig ConfigMap
+// it caches. The controllers' RBAC markers sit beside them.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete,namespace=ansible-playbook-operator
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=ansible-playbook-operator
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch,namespace=ansible-playbook-operator
 
 func main() {
 	if err := run(); err != nil {

@@ -82,7 +82,6 @@ var _ reconcile.Reconciler = (*PlaybookReconciler)(nil)
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;persistentvolumeclaims,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=list;watch
 
 // SetupWithManager registers the reconciler and its field index.
 func (r *PlaybookReconciler) SetupWithManager(mgr ctrl.Manager) error {

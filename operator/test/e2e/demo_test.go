@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -120,8 +121,8 @@ func TestDemo(t *testing.T) {
 		n.say("%s/%s serverside-applied", strings.ToLower(o.GetKind()), o.GetName())
 	}
 
-	n.step("the operator (manager binary of the image, leader election on, watching %s)", operatorNamespace)
-	metricsAddr := startDemoManager(t, operatorImage)
+	n.step("the operator: the image's manager binary with the Deployment's arguments, as its ServiceAccount, its Pod's image read from the API")
+	metricsAddr := startDemoManager(t, dep)
 	pb := &ansiblev1alpha1.Playbook{ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: operatorNamespace}}
 	waitFor(t, "Playbook site Ready", 60*time.Second, func() (bool, string) {
 		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pb), pb); err != nil {
@@ -149,6 +150,10 @@ func TestDemo(t *testing.T) {
 		*job = list.Items[0]
 		return true, ""
 	})
+	// The runs' init container is the operator's own image, read from its Pod.
+	if got := job.Spec.Template.Spec.InitContainers[0].Image; got != operatorImage {
+		t.Errorf("the run's init container image is %s, want the operator's pinned image %s", got, operatorImage)
+	}
 	n.say("Job %s: init container %s (image %s), executor image %s",
 		job.Name, job.Spec.Template.Spec.InitContainers[0].Name, job.Spec.Template.Spec.InitContainers[0].Image, job.Spec.Template.Spec.Containers[0].Image)
 
@@ -216,26 +221,44 @@ func TestDemo(t *testing.T) {
 	n.step("done: the processes stop and the temporary files are removed")
 }
 
-// startDemoManager runs the manager binary like the Deployment would: as
-// its ServiceAccount, leader election on, POD_NAMESPACE, the operator
-// namespace watched, and the pinned image it would read from its own Pod.
-func startDemoManager(t *testing.T, operatorImage string) string {
+// startDemoManager runs the manager binary the way the Deployment's pod
+// would: as its ServiceAccount, with the rendered container's arguments
+// ($(POD_NAMESPACE) expanded as the kubelet does; the listen addresses moved
+// to free loopback ports) and POD_NAME naming a Pod made from the
+// Deployment's template, from which the manager reads its own image.
+func startDemoManager(t *testing.T, dep *appsv1.Deployment) string {
 	t.Helper()
+	ctx := context.Background()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: dep.Name + "-demo", Namespace: operatorNamespace, Labels: dep.Spec.Template.Labels},
+		Spec: dep.Spec.Template.Spec}
+	if err := k8sClient.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	probeAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	// The manager authenticates as its ServiceAccount, so only the RBAC the
-	// overlay applied (the generated ClusterRole, bound in its namespace)
-	// lets it work.
+	var args []string
+	for _, a := range dep.Spec.Template.Spec.Containers[0].Args {
+		switch {
+		case strings.HasPrefix(a, "--metrics-bind-address="):
+			a = "--metrics-bind-address=" + metricsAddr
+		case strings.HasPrefix(a, "--health-probe-bind-address="):
+			a = "--health-probe-bind-address=" + probeAddr
+		}
+		args = append(args, strings.ReplaceAll(a, "$(POD_NAMESPACE)", operatorNamespace))
+	}
 	saKubeconfig, saClient := shared.operatorKubeconfig(t)
 	// The control: the API server enforces RBAC for this user.
-	if err := saClient.List(context.Background(), &corev1.SecretList{}, client.InNamespace("kube-system")); !apierrors.IsForbidden(err) {
+	if err := saClient.List(ctx, &corev1.SecretList{}, client.InNamespace("kube-system")); !apierrors.IsForbidden(err) {
 		t.Fatalf("the operator's ServiceAccount listing Secrets in kube-system: %v, want forbidden", err)
 	}
-	startProcess(t, managerBinary(t), []string{"KUBECONFIG=" + saKubeconfig, "POD_NAMESPACE=" + operatorNamespace},
-		"--leader-elect=true", "--namespace="+operatorNamespace,
-		"--metrics-bind-address="+metricsAddr, "--health-probe-bind-address="+probeAddr,
-		"--operator-image="+operatorImage)
+	logs := startProcess(t, managerBinary(t), []string{"KUBECONFIG=" + saKubeconfig, "POD_NAMESPACE=" + operatorNamespace, "POD_NAME=" + pod.Name}, args...)
 	waitHTTP(t, "http://"+probeAddr+"/readyz")
+	// Whatever the demo makes the manager do, its RBAC allows it.
+	t.Cleanup(func() {
+		if out := logs(); strings.Contains(strings.ToLower(out), "forbidden") {
+			t.Errorf("the manager was refused something its ServiceAccount needs:\n%s", out)
+		}
+	})
 	return metricsAddr
 }
 

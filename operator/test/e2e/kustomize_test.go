@@ -33,10 +33,12 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	yamlutil "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -295,6 +297,7 @@ func checkBuild(t *testing.T, b build, objs []*unstructured.Unstructured) {
 			t.Errorf("component %s included %v, its objects present %v", c, b.has(c), ok)
 		}
 	}
+	checkSelectors(t, b, objs, d.Spec.Template.Labels)
 	role := typed[rbacClusterRole](t, find(objs, "ClusterRole", "ansible-playbook-operator"))
 	readsSecrets := false
 	for _, r := range role.Rules {
@@ -302,6 +305,47 @@ func checkBuild(t *testing.T, b build, objs []*unstructured.Unstructured) {
 	}
 	if readsSecrets == b.has("secret-restriction") {
 		t.Errorf("secret-restriction %v, but the ClusterRole grants Secrets %v", b.has("secret-restriction"), readsSecrets)
+	}
+}
+
+// checkSelectors checks that what selects the manager pods selects them
+// (the Service, the PodDisruptionBudget, the anti-affinity), that the
+// ServiceMonitor selects the Service, and that every object carries the
+// part-of label (kubectl get -l, prune).
+func checkSelectors(t *testing.T, b build, objs []*unstructured.Unstructured, pod map[string]string) {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetLabels()["app.kubernetes.io/part-of"] != "ansible-playbook-operator" {
+			t.Errorf("%s %s lacks the label app.kubernetes.io/part-of", o.GetKind(), o.GetName())
+		}
+	}
+	selects := func(what string, sel *metav1.LabelSelector, set map[string]string) {
+		t.Helper()
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil || s.Empty() || !s.Matches(labels.Set(set)) {
+			t.Errorf("%s: selector %v does not select %v (%v)", what, sel, set, err)
+		}
+	}
+	if svc := find(objs, "Service", "ansible-playbook-operator-metrics"); svc != nil {
+		service := typed[corev1.Service](t, svc)
+		selects("the metrics Service", &metav1.LabelSelector{MatchLabels: service.Spec.Selector}, pod)
+		if sm := find(objs, "ServiceMonitor", "ansible-playbook-operator"); sm != nil {
+			sel, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
+			selects("the ServiceMonitor", &metav1.LabelSelector{MatchLabels: sel}, service.Labels)
+			port, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+			if len(port) != 1 || port[0].(map[string]any)["port"] != service.Spec.Ports[0].Name {
+				t.Errorf("the ServiceMonitor's endpoints %v do not name the Service's port %s", port, service.Spec.Ports[0].Name)
+			}
+		}
+	}
+	if b.has("ha") {
+		pdb := typed[policyv1.PodDisruptionBudget](t, find(objs, "PodDisruptionBudget", "ansible-playbook-operator"))
+		selects("the PodDisruptionBudget", pdb.Spec.Selector, pod)
+		aff := typed[appsDeployment](t, find(objs, "Deployment", "ansible-playbook-operator")).Spec.Template.Spec.Affinity
+		if aff == nil || aff.PodAntiAffinity == nil || len(aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) == 0 {
+			t.Fatal("ha: no pod anti-affinity")
+		}
+		selects("the anti-affinity", aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm.LabelSelector, pod)
 	}
 }
 

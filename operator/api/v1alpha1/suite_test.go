@@ -19,9 +19,7 @@ package v1alpha1_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -45,20 +43,8 @@ var crdDir = filepath.Join("..", "..", "..", "kustomize", "operator", "crd", "ba
 var k8sClient client.Client
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	env, err := startEnv()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "failed to stop envtest: %v\n", err)
-	}
-	os.Exit(code)
+	var env *envtest.Environment
+	testenv.Main(m, func() (err error) { env, err = startEnv(); return err }, func() error { return env.Stop() })
 }
 
 // startEnv starts kube-apiserver and etcd with our CRDs and sets k8sClient.

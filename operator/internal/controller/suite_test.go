@@ -18,9 +18,7 @@ package controller
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -48,25 +46,13 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		panic(err)
 	}
 	if err := ansiblev1alpha1.AddToScheme(scheme); err != nil {
 		panic(err)
 	}
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	if err := startEnv(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := testEnv.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "failed to stop envtest: %v\n", err)
-	}
-	os.Exit(code)
+	testenv.Main(m, startEnv, func() error { return testEnv.Stop() })
 }
 
 func startEnv() error {

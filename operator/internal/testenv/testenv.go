@@ -22,9 +22,12 @@ package testenv
 
 import (
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiruntime "k8s.io/apimachinery/pkg/runtime"
@@ -67,4 +70,23 @@ func Scheme() (*apiruntime.Scheme, error) {
 		}
 	}
 	return s, nil
+}
+
+// Main is a test package's TestMain around an API server: under -short the
+// tests run without one; otherwise start runs first (its error ends the run
+// with exit code 1) and stop after the tests.
+func Main(m *testing.M, start func() error, stop func() error) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	if err := start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "failed to stop envtest: %v\n", err)
+	}
+	os.Exit(code)
 }

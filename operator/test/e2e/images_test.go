@@ -103,7 +103,7 @@ func TestImages_rebuildGivesTheSameDigest(t *testing.T) {
 		filepath.Join(repoRoot(), "hack", "image.sh"), "operator", "dev")
 	after := strings.TrimSpace(mustSh(t, "", nil, "", tool(t, "crane"), "digest", "--insecure", reg.Host+"/ansible-playbook-operator:rebuilt").stdout)
 	if after != before {
-		t.Fatalf("a rebuild gave index %s, the earlier build %s\n%s", after, before, r)
+		t.Fatalf("a rebuild gave index %s, the earlier build %s (if the source, commit or dirty state changed since `make images`, run it again: Go stamps them into the binaries)\n%s", after, before, r)
 	}
 	t.Logf("rebuilt index digest: %s", after)
 }

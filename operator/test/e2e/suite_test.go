@@ -26,7 +26,6 @@ package e2e
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -55,19 +54,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	if err := startEnv(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := shared.stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "failed to stop envtest: %v\n", err)
-	}
-	os.Exit(code)
+	testenv.Main(m, startEnv, func() error { return shared.stop() })
 }
 
 func repoRoot() string { return testenv.RepoRoot() }

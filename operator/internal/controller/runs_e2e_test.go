@@ -136,7 +136,18 @@ func TestRuns_endToEnd(t *testing.T) {
 			eventually(t, "the run record", func() (bool, string) {
 				return len(get(t, f.pb).Status.Runs) == 1, "no run recorded"
 			})
-			// Counted and announced once, however often the Playbook is reconciled.
+			// Counted and announced once, however often the Playbook is
+			// reconciled. The counter moves after the status patch, just
+			// before the event: read it once the event is there.
+			reason := "RunSucceeded"
+			if tc.result == ansiblev1alpha1.RunFailed {
+				reason = "RunFailed"
+			}
+			oneEvent := func() (bool, string) {
+				n := countEvents(t, f.ns, reason)
+				return n == 1, fmt.Sprintf("%d events", n)
+			}
+			eventually(t, "one "+reason+" event", oneEvent)
 			result := strings.ToLower(string(tc.result))
 			before := counter(metrics.JobRunsTotal.WithLabelValues("Playbook", result))
 			touch := get(t, f.pb)
@@ -144,14 +155,7 @@ func TestRuns_endToEnd(t *testing.T) {
 			if err := k8sClient.Update(ctx, touch); err != nil {
 				t.Fatal(err)
 			}
-			reason := "RunSucceeded"
-			if tc.result == ansiblev1alpha1.RunFailed {
-				reason = "RunFailed"
-			}
-			eventually(t, "one "+reason+" event", func() (bool, string) {
-				n := countEvents(t, f.ns, reason)
-				return n == 1, fmt.Sprintf("%d events", n)
-			})
+			eventually(t, "still one "+reason+" event", oneEvent)
 			if after := counter(metrics.JobRunsTotal.WithLabelValues("Playbook", result)); after != before {
 				t.Errorf("ansible_operator_job_runs_total moved from %v to %v on a reconcile after the run was recorded", before, after)
 			}

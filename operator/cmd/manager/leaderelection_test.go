@@ -25,7 +25,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,6 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/promtext"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/testenv"
 )
 
@@ -465,15 +465,15 @@ func (r *replica) scrape(t *testing.T) replicaStatus {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return replicaStatus{}
 	}
-	text := string(body)
+	samples := promtext.Parse(string(body))
 	// controller-runtime v0.25 leaves the elector's Name unset, so the
 	// gauge's name label is empty rather than the Lease name; a replica
 	// has one elector, so any series of the gauge is it.
-	master, hasGauge := sumSamples(text, "leader_election_master_status", nil)
+	master, hasGauge := promtext.Sum(samples, "leader_election_master_status", nil)
 	// The series are created at 0 when the controller starts, that is only
 	// on the leader; absent counts as 0.
-	reconciles, _ := sumSamples(text, "controller_runtime_reconcile_total", map[string]string{"controller": "repository"})
-	operator, _ := sumSamples(text, "ansible_operator_reconcile_total", map[string]string{"kind": "Repository"})
+	reconciles, _ := promtext.Sum(samples, "controller_runtime_reconcile_total", map[string]string{"controller": "repository"})
+	operator, _ := promtext.Sum(samples, "ansible_operator_reconcile_total", map[string]string{"kind": "Repository"})
 	return replicaStatus{up: true, leader: master == 1, hasLeaderGauge: hasGauge, reconciles: reconciles, operatorReconciles: operator}
 }
 
@@ -485,42 +485,6 @@ func scrapeAll(t *testing.T, rs []*replica) []replicaStatus {
 		out = append(out, r.scrape(t))
 	}
 	return out
-}
-
-var (
-	sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)`)
-	labelPair  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
-)
-
-// sumSamples adds the samples of metric, in the Prometheus text format,
-// whose labels include want; found says whether any matched.
-func sumSamples(text, metric string, want map[string]string) (sum float64, found bool) {
-	for _, line := range strings.Split(text, "\n") {
-		m := sampleLine.FindStringSubmatch(line)
-		if m == nil || m[1] != metric {
-			continue
-		}
-		labels := map[string]string{}
-		for _, p := range labelPair.FindAllStringSubmatch(m[2], -1) {
-			labels[p[1]] = p[2]
-		}
-		match := true
-		for k, v := range want {
-			if labels[k] != v {
-				match = false
-			}
-		}
-		if !match {
-			continue
-		}
-		v, err := strconv.ParseFloat(m[3], 64)
-		if err != nil {
-			continue
-		}
-		sum += v
-		found = true
-	}
-	return sum, found
 }
 
 // leaseHolder returns the Lease's holderIdentity; "" while there is no

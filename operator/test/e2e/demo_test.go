@@ -210,10 +210,15 @@ func TestDemo(t *testing.T) {
 	n.step("curl %s/metrics | grep ansible_operator_job_runs_total", metricsAddr)
 	series := scrape(t, "http://"+metricsAddr+"/metrics")
 	var lines []string
-	for _, ls := range series["ansible_operator_job_runs_total"] {
-		lines = append(lines, fmt.Sprintf("ansible_operator_job_runs_total{kind=%q,result=%q} %s", ls["kind"], ls["result"], ls["__value__"]))
-		if want := map[bool]string{true: "1", false: "0"}[ls["kind"] == "Playbook" && ls["result"] == "succeeded"]; ls["__value__"] != want {
-			t.Errorf("ansible_operator_job_runs_total%v = %s, want %s (the run counted once)", ls, ls["__value__"], want)
+	for _, sample := range series["ansible_operator_job_runs_total"] {
+		kind, result := sample.Labels["kind"], sample.Labels["result"]
+		lines = append(lines, fmt.Sprintf("ansible_operator_job_runs_total{kind=%q,result=%q} %v", kind, result, sample.Value))
+		want := 0.0
+		if kind == "Playbook" && result == "succeeded" {
+			want = 1
+		}
+		if sample.Value != want {
+			t.Errorf("ansible_operator_job_runs_total%v = %v, want %v (the run counted once)", sample.Labels, sample.Value, want)
 		}
 	}
 	sort.Strings(lines)

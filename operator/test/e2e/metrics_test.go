@@ -17,7 +17,6 @@ limitations under the License.
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -38,6 +37,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/promtext"
 )
 
 // alertRules renders the servicemonitor component and returns its
@@ -90,7 +90,6 @@ func TestPrometheusRule_promtool(t *testing.T) {
 var (
 	selectorRE = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}`)
 	matcherRE  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!=|=)\s*"([^"]*)"`)
-	seriesRE   = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)`)
 )
 
 // TestPrometheusRule_metricsAreScraped runs the operator's manager binary
@@ -148,12 +147,9 @@ func TestPrometheusRule_metricsAreScraped(t *testing.T) {
 	}
 	// The series are not only there: the failing Repository was counted.
 	waitFor(t, "the Repository's failed reconcile counted", 30*time.Second, func() (bool, string) {
-		for _, ls := range scrape(t, "http://"+metricsAddr+"/metrics")["ansible_operator_reconcile_total"] {
-			if ls["kind"] == "Repository" && ls["result"] == "error" {
-				return ls["__value__"] != "0", "ansible_operator_reconcile_total{kind=Repository,result=error} " + ls["__value__"]
-			}
-		}
-		return false, "no series"
+		samples := scrape(t, "http://"+metricsAddr+"/metrics")["ansible_operator_reconcile_total"]
+		n, found := promtext.Sum(samples, "ansible_operator_reconcile_total", map[string]string{"kind": "Repository", "result": "error"})
+		return found && n != 0, fmt.Sprintf("ansible_operator_reconcile_total{kind=Repository,result=error} %v (found %v)", n, found)
 	})
 	t.Logf("%d selectors of %d alerts matched a live scrape", len(sels), len(exprs))
 	checkDocumentedMetrics(t, scrape(t, "http://"+metricsAddr+"/metrics"))
@@ -228,9 +224,8 @@ func waitHTTP(t *testing.T, url string) {
 	}
 }
 
-// scrape reads the text exposition format into name -> label sets; the
-// sample's value is under the key "__value__".
-func scrape(t *testing.T, url string) map[string][]map[string]string {
+// scrape reads a metrics endpoint into its samples by metric name.
+func scrape(t *testing.T, url string) map[string][]promtext.Sample {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -241,30 +236,20 @@ func scrape(t *testing.T, url string) map[string][]map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		m := seriesRE.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
-		}
-		ls := map[string]string{"__value__": m[3]}
-		for _, l := range matcherRE.FindAllStringSubmatch(m[2], -1) {
-			ls[l[1]] = l[3]
-		}
-		out[m[1]] = append(out[m[1]], ls)
+	out := map[string][]promtext.Sample{}
+	for _, s := range promtext.Parse(string(body)) {
+		out[s.Name] = append(out[s.Name], s)
 	}
 	return out
 }
 
 // anySeriesMatches applies the =, != and =~ matchers of a selector.
-func anySeriesMatches(t *testing.T, series map[string][]map[string]string, name, matchers string) bool {
+func anySeriesMatches(t *testing.T, series map[string][]promtext.Sample, name, matchers string) bool {
 	t.Helper()
-	for _, ls := range series[name] {
+	for _, sample := range series[name] {
 		ok := true
 		for _, m := range matcherRE.FindAllStringSubmatch(matchers, -1) {
-			v := ls[m[1]]
+			v := sample.Labels[m[1]]
 			switch m[2] {
 			case "=":
 				ok = ok && v == m[3]
@@ -287,7 +272,7 @@ var docRowRE = regexp.MustCompile("(?m)^\\| `([a-z_:]+)` \\| (counter|gauge|hist
 // documented metric is served with exactly the documented labels, and every
 // served metric of the operator, controller-runtime, the work queues, leader
 // election and the REST client is documented.
-func checkDocumentedMetrics(t *testing.T, series map[string][]map[string]string) {
+func checkDocumentedMetrics(t *testing.T, series map[string][]promtext.Sample) {
 	t.Helper()
 	doc, err := os.ReadFile(filepath.Join(repoRoot(), "docs", "metrics.md"))
 	if err != nil {
@@ -311,11 +296,9 @@ func checkDocumentedMetrics(t *testing.T, series map[string][]map[string]string)
 			continue
 		}
 		got := map[string]bool{}
-		for _, ls := range sets {
-			for k := range ls {
-				if k != "__value__" {
-					got[k] = true
-				}
+		for _, sample := range sets {
+			for k := range sample.Labels {
+				got[k] = true
 			}
 		}
 		var gotList []string

@@ -34,8 +34,6 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -54,8 +52,6 @@ const (
 	// the manager does not change: a Lease that is not released is free
 	// only this long after its holder's last renewal.
 	leaseDuration = 15 * time.Second
-	// poll is how often the test scrapes the replicas and reads the Lease.
-	poll = 100 * time.Millisecond
 )
 
 // TestManager_leaderElection runs the real manager binary as separate
@@ -95,7 +91,7 @@ func TestManager_leaderElection(t *testing.T) {
 	var leader, standby *replica
 	var holder string
 	if !t.Run("exactly one of two replicas holds the Lease and reconciles", func(t *testing.T) {
-		eventually(t, "one leader among A and B", 30*time.Second, func() (bool, string) {
+		testenv.Eventually(t, "one leader among A and B", 30*time.Second, func() (bool, string) {
 			h := leaseHolder(t, c, ns)
 			st := scrapeAll(t, replicas)
 			if st[0].leader && st[1].leader {
@@ -153,7 +149,7 @@ func TestManager_leaderElection(t *testing.T) {
 		newcomer := start(t, "C", 2)
 		// C is a standby once its leader elector exists: the gauge is
 		// created at 0 when the elector is.
-		eventually(t, "C up as standby", 30*time.Second, func() (bool, string) {
+		testenv.Eventually(t, "C up as standby", 30*time.Second, func() (bool, string) {
 			st := newcomer.scrape(t)
 			if st.leader {
 				t.Fatalf("C became leader while %s holds the Lease: %s", leader.name, st)
@@ -182,7 +178,7 @@ func TestManager_leaderElection(t *testing.T) {
 func takeOver(t *testing.T, c client.Client, ns string, leader, next *replica, holder string, sig syscall.Signal, timeout time.Duration) time.Duration {
 	t.Helper()
 	signaled := leader.signal(t, sig)
-	eventually(t, next.name+" takes over from "+leader.name, timeout, func() (bool, string) {
+	testenv.Eventually(t, next.name+" takes over from "+leader.name, timeout, func() (bool, string) {
 		h := leaseHolder(t, c, ns)
 		st := next.scrape(t)
 		return st.leader && h != "" && h != holder,
@@ -195,7 +191,7 @@ func takeOver(t *testing.T, c client.Client, ns string, leader, next *replica, h
 // generation, failing at once if any of the standbys reconciles.
 func waitReconciled(t *testing.T, c client.Client, repo *ansiblev1alpha1.Repository, leader *replica, standbys ...*replica) {
 	t.Helper()
-	eventually(t, leader.name+" reconciles Repository "+repo.Name, 30*time.Second, func() (bool, string) {
+	testenv.Eventually(t, leader.name+" reconciles Repository "+repo.Name, 30*time.Second, func() (bool, string) {
 		for _, s := range standbys {
 			if st := s.scrape(t); st.reconciles != 0 || st.operatorReconciles != 0 {
 				t.Fatalf("standby %s reconciled while %s leads: %s", s.name, leader.name, st)
@@ -235,7 +231,7 @@ func touchAndWaitReconciled(t *testing.T, c client.Client, repo *ansiblev1alpha1
 	if err := c.Patch(ctx, got, client.MergeFrom(base)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, leader.name+" reconciles generation "+strconv.FormatInt(got.Generation, 10), 30*time.Second, func() (bool, string) {
+	testenv.Eventually(t, leader.name+" reconciles generation "+strconv.FormatInt(got.Generation, 10), 30*time.Second, func() (bool, string) {
 		now := &ansiblev1alpha1.Repository{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(repo), now); err != nil {
 			return false, err.Error()
@@ -283,23 +279,12 @@ func startEnv(t *testing.T) (client.Client, string) {
 	})
 	// The replicas are other processes: they get a kubeconfig file, of a
 	// user who may do anything (the operator's RBAC is not under test).
-	user, err := env.AddUser(envtest.User{Name: "leader-election-test", Groups: []string{"system:masters"}}, nil)
+	path, _, err := testenv.Kubeconfig(env, envtest.User{Name: "leader-election-test", Groups: []string{"system:masters"}}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubeconfig, err := user.KubeConfig()
+	scheme, err := testenv.Scheme()
 	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := ansiblev1alpha1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
@@ -500,23 +485,4 @@ func leaseHolder(t *testing.T, c client.Client, ns string) string {
 		return ""
 	}
 	return ptr.Deref(lease.Spec.HolderIdentity, "")
-}
-
-// eventually polls cond until it holds or timeout passes. Conditions fail
-// the test themselves (t.Fatal) on what waiting cannot fix.
-func eventually(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		last = msg
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s: %s", timeout, what, last)
-		}
-		time.Sleep(poll)
-	}
 }

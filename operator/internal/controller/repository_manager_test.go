@@ -32,6 +32,7 @@ import (
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/gittest"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/testenv"
 )
 
 // startManager runs the given reconcilers in a manager against envtest
@@ -65,17 +66,7 @@ func startManager(t *testing.T, setup func(ctrl.Manager) error) {
 // eventually polls cond every 100 ms for up to 30 s.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		last = msg
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s: %s", what, last)
+	testenv.Eventually(t, what, 30*time.Second, cond)
 }
 
 func TestRepositoryReconciler_manager(t *testing.T) {

@@ -28,10 +28,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
@@ -89,4 +91,37 @@ func Main(m *testing.M, start func() error, stop func() error) {
 		fmt.Fprintf(os.Stderr, "failed to stop envtest: %v\n", err)
 	}
 	os.Exit(code)
+}
+
+// Kubeconfig adds user to the running env and writes a kubeconfig for it
+// into dir, for processes the tests start (the manager binary, kubectl);
+// it also returns the user's rest.Config.
+func Kubeconfig(env *envtest.Environment, user envtest.User, dir string) (path string, cfg *rest.Config, err error) {
+	u, err := env.AddUser(user, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	kc, err := u.KubeConfig()
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(dir, "kubeconfig")
+	return path, u.Config(), os.WriteFile(path, kc, 0o600)
+}
+
+// Eventually polls cond every 100ms until it holds, and fails the test with
+// what and cond's last detail when timeout has passed.
+func Eventually(t testing.TB, what string, timeout time.Duration, cond func() (ok bool, detail string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, detail := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s: %s", timeout, what, detail)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/gittest"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/kubelettest"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/testenv"
 )
 
 // narrator prints the demo's story on stdout under `make demo` (DEMO=1)
@@ -124,7 +125,7 @@ func TestDemo(t *testing.T) {
 	n.step("the operator: the image's manager binary with the Deployment's arguments, as its ServiceAccount, its Pod's image read from the API")
 	metricsAddr := startDemoManager(t, dep)
 	pb := &ansiblev1alpha1.Playbook{ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: operatorNamespace}}
-	waitFor(t, "Playbook site Ready", 60*time.Second, func() (bool, string) {
+	testenv.Eventually(t, "Playbook site Ready", 60*time.Second, func() (bool, string) {
 		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pb), pb); err != nil {
 			return false, err.Error()
 		}
@@ -139,7 +140,7 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	job := &batchv1.Job{}
-	waitFor(t, "the run's Job", 30*time.Second, func() (bool, string) {
+	testenv.Eventually(t, "the run's Job", 30*time.Second, func() (bool, string) {
 		var list batchv1.JobList
 		if err := k8sClient.List(ctx, &list, client.InNamespace(operatorNamespace), client.MatchingLabels{jobs.ManagedByLabel: jobs.ManagedByValue}); err != nil {
 			return false, err.Error()
@@ -167,7 +168,7 @@ func TestDemo(t *testing.T) {
 	if res.ExitCode != 0 {
 		t.Fatalf("the playbook failed:\n%s", res.Output)
 	}
-	waitFor(t, "the run recorded in the Playbook's status", 30*time.Second, func() (bool, string) {
+	testenv.Eventually(t, "the run recorded in the Playbook's status", 30*time.Second, func() (bool, string) {
 		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pb), pb); err != nil {
 			return false, err.Error()
 		}
@@ -296,20 +297,4 @@ func statusYAML(t *testing.T, o client.Object) string {
 
 func indent(s string) string {
 	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, detail := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s: %s", what, timeout, detail)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

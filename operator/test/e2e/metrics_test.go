@@ -38,6 +38,7 @@ import (
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/promtext"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/testenv"
 )
 
 // alertRules renders the servicemonitor component and returns its
@@ -146,7 +147,7 @@ func TestPrometheusRule_metricsAreScraped(t *testing.T) {
 		t.Errorf("no scraped series matches %q", missing)
 	}
 	// The series are not only there: the failing Repository was counted.
-	waitFor(t, "the Repository's failed reconcile counted", 30*time.Second, func() (bool, string) {
+	testenv.Eventually(t, "the Repository's failed reconcile counted", 30*time.Second, func() (bool, string) {
 		samples := scrape(t, "http://"+metricsAddr+"/metrics")["ansible_operator_reconcile_total"]
 		n, found := promtext.Sum(samples, "ansible_operator_reconcile_total", map[string]string{"kind": "Repository", "result": "error"})
 		return found && n != 0, fmt.Sprintf("ansible_operator_reconcile_total{kind=Repository,result=error} %v (found %v)", n, found)

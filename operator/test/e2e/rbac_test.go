@@ -30,6 +30,7 @@ import (
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/gittest"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/testenv"
 )
 
 // TestRBAC_clusterWatchWithSecretRestriction applies the base with the
@@ -121,7 +122,7 @@ func TestRBAC_clusterWatchWithSecretRestriction(t *testing.T) {
 	check := func(namespace, name, want string) {
 		t.Helper()
 		var got string
-		waitFor(t, "AuthValid of "+namespace+"/"+name, 60*time.Second, func() (bool, string) {
+		testenv.Eventually(t, "AuthValid of "+namespace+"/"+name, 60*time.Second, func() (bool, string) {
 			ok, detail := authValid(namespace, name)()
 			got = detail
 			return ok && strings.Contains(detail, want), detail

@@ -90,20 +90,12 @@ func startAPIServer() (*apiServer, error) {
 	if s.client, err = client.New(s.config, client.Options{Scheme: scheme}); err != nil {
 		return nil, err
 	}
-	user, err := env.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return nil, err
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "e2e-kubeconfig-")
 	if err != nil {
 		return nil, err
 	}
-	s.kubeconfig = filepath.Join(dir, "kubeconfig")
-	return s, os.WriteFile(s.kubeconfig, kc, 0o600)
+	s.kubeconfig, _, err = testenv.Kubeconfig(env, envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, dir)
+	return s, err
 }
 
 func (s *apiServer) stop() error {
@@ -255,22 +247,14 @@ func startRegistryAt(t testing.TB, addr string) registry {
 // lets the manager work.
 func (s *apiServer) operatorKubeconfig(t *testing.T) (file string, c client.Client) {
 	t.Helper()
-	sa, err := s.env.AddUser(envtest.User{
+	file, cfg, err := testenv.Kubeconfig(s.env, envtest.User{
 		Name:   "system:serviceaccount:" + operatorNamespace + ":ansible-playbook-operator",
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + operatorNamespace, "system:authenticated"},
-	}, nil)
+	}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc, err := sa.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	file = filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(file, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if c, err = client.New(sa.Config(), client.Options{Scheme: s.client.Scheme()}); err != nil {
+	if c, err = client.New(cfg, client.Options{Scheme: s.client.Scheme()}); err != nil {
 		t.Fatal(err)
 	}
 	return file, c

@@ -27,10 +27,7 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -123,7 +120,13 @@ func TestDemo(t *testing.T) {
 	}
 
 	n.step("the operator: the image's manager binary with the Deployment's arguments, as its ServiceAccount, its Pod's image read from the API")
-	metricsAddr := startDemoManager(t, dep)
+	metricsAddr, logs := shared.startManager(t, dep)
+	// Whatever the demo makes the manager do, its RBAC allows it.
+	t.Cleanup(func() {
+		if out := logs(); strings.Contains(strings.ToLower(out), "forbidden") {
+			t.Errorf("the manager was refused something its ServiceAccount needs:\n%s", out)
+		}
+	})
 	pb := &ansiblev1alpha1.Playbook{ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: operatorNamespace}}
 	testenv.Eventually(t, "Playbook site Ready", 60*time.Second, func() (bool, string) {
 		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pb), pb); err != nil {
@@ -225,47 +228,6 @@ func TestDemo(t *testing.T) {
 	sort.Strings(lines)
 	n.say("%s", strings.Join(lines, "\n"))
 	n.step("done: the processes stop and the temporary files are removed")
-}
-
-// startDemoManager runs the manager binary the way the Deployment's pod
-// would: as its ServiceAccount, with the rendered container's arguments
-// ($(POD_NAMESPACE) expanded as the kubelet does; the listen addresses moved
-// to free loopback ports) and POD_NAME naming a Pod made from the
-// Deployment's template, from which the manager reads its own image.
-func startDemoManager(t *testing.T, dep *appsv1.Deployment) string {
-	t.Helper()
-	ctx := context.Background()
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: dep.Name + "-demo", Namespace: operatorNamespace, Labels: dep.Spec.Template.Labels},
-		Spec: dep.Spec.Template.Spec}
-	if err := k8sClient.Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	probeAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	var args []string
-	for _, a := range dep.Spec.Template.Spec.Containers[0].Args {
-		switch {
-		case strings.HasPrefix(a, "--metrics-bind-address="):
-			a = "--metrics-bind-address=" + metricsAddr
-		case strings.HasPrefix(a, "--health-probe-bind-address="):
-			a = "--health-probe-bind-address=" + probeAddr
-		}
-		args = append(args, strings.ReplaceAll(a, "$(POD_NAMESPACE)", operatorNamespace))
-	}
-	saKubeconfig, saClient := shared.operatorKubeconfig(t)
-	// The control: the API server enforces RBAC for this user.
-	if err := saClient.List(ctx, &corev1.SecretList{}, client.InNamespace("kube-system")); !apierrors.IsForbidden(err) {
-		t.Fatalf("the operator's ServiceAccount listing Secrets in kube-system: %v, want forbidden", err)
-	}
-	logs := startProcess(t, managerBinary(t), []string{"KUBECONFIG=" + saKubeconfig, "POD_NAMESPACE=" + operatorNamespace, "POD_NAME=" + pod.Name}, args...)
-	waitHTTP(t, "http://"+probeAddr+"/readyz")
-	// Whatever the demo makes the manager do, its RBAC allows it.
-	t.Cleanup(func() {
-		if out := logs(); strings.Contains(strings.ToLower(out), "forbidden") {
-			t.Errorf("the manager was refused something its ServiceAccount needs:\n%s", out)
-		}
-	})
-	return metricsAddr
 }
 
 func findCondition(cs []metav1.Condition, typ string) *metav1.Condition {

@@ -55,7 +55,8 @@ func TestRBAC_clusterWatchWithSecretRestriction(t *testing.T) {
 			t.Fatalf("apply %s %s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}
-	args := typed[appsDeployment](t, find(objs, "Deployment", "ansible-playbook-operator")).Spec.Template.Spec.Containers[0].Args
+	dep := typed[appsDeployment](t, find(objs, "Deployment", "ansible-playbook-operator"))
+	args := dep.Spec.Template.Spec.Containers[0].Args
 	if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--namespace") }) {
 		t.Fatalf("cluster-watch left a --namespace flag: %q", args)
 	}
@@ -93,18 +94,7 @@ func TestRBAC_clusterWatchWithSecretRestriction(t *testing.T) {
 		}
 	}
 
-	kubeconfigFile, _ := api.operatorKubeconfig(t)
-	var managerArgs []string
-	for _, a := range args {
-		if !strings.HasPrefix(a, "--metrics-bind-address") && !strings.HasPrefix(a, "--health-probe-bind-address") {
-			managerArgs = append(managerArgs, a)
-		}
-	}
-	probe := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	managerArgs = append(managerArgs, "--metrics-bind-address=0", "--health-probe-bind-address="+probe,
-		"--operator-image=localhost:5000/ansible-playbook-operator:dev")
-	startProcess(t, managerBinary(t), []string{"KUBECONFIG=" + kubeconfigFile, "POD_NAMESPACE=" + operatorNamespace}, managerArgs...)
-	waitHTTP(t, "http://"+probe+"/readyz")
+	api.startManager(t, dep)
 
 	authValid := func(namespace, name string) func() (bool, string) {
 		return func() (bool, string) {

@@ -98,10 +98,9 @@ func TestREADME(t *testing.T) {
 	t.Cleanup(func() { _ = api.stop() })
 	k8sClient := api.client
 	startRegistryAt(t, "127.0.0.1:5000")
-	work := t.TempDir()
-	for _, top := range []string{"kustomize", "examples"} {
-		mustSh(t, "", nil, "", "cp", "-r", filepath.Join(repoRoot(), top), filepath.Join(work, top))
-	}
+	// The README's commands change files: a copy of the trees they edit,
+	// the rest of the repository linked.
+	work := copyTree(t, "localhost:5000")
 	for _, link := range []string{"Makefile", "hack", "bin", "_out", "functions", "operator", "Dockerfile.fn", "Dockerfile.operator", "go.work", "go.work.sum", ".git"} {
 		if err := os.Symlink(filepath.Join(repoRoot(), link), filepath.Join(work, link)); err != nil {
 			t.Fatal(err)

@@ -25,6 +25,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -36,6 +37,10 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -258,4 +263,40 @@ func (s *apiServer) operatorKubeconfig(t *testing.T) (file string, c client.Clie
 		t.Fatal(err)
 	}
 	return file, c
+}
+
+// startManager runs the manager binary the way the Deployment's pod would:
+// as its ServiceAccount, with the rendered container's arguments
+// ($(POD_NAMESPACE) expanded as the kubelet does; the listen addresses moved
+// to free loopback ports) and POD_NAME naming a Pod made from the
+// Deployment's template, from which the manager reads its own image. It
+// returns the metrics address and the process's output.
+func (s *apiServer) startManager(t *testing.T, dep *appsv1.Deployment) (metricsAddr string, output func() string) {
+	t.Helper()
+	ctx := context.Background()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: dep.Name + "-e2e", Namespace: operatorNamespace, Labels: dep.Spec.Template.Labels},
+		Spec: dep.Spec.Template.Spec}
+	if err := s.client.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	probeAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	var args []string
+	for _, a := range dep.Spec.Template.Spec.Containers[0].Args {
+		switch {
+		case strings.HasPrefix(a, "--metrics-bind-address="):
+			a = "--metrics-bind-address=" + metricsAddr
+		case strings.HasPrefix(a, "--health-probe-bind-address="):
+			a = "--health-probe-bind-address=" + probeAddr
+		}
+		args = append(args, strings.ReplaceAll(a, "$(POD_NAMESPACE)", operatorNamespace))
+	}
+	kubeconfig, saClient := s.operatorKubeconfig(t)
+	// The control: the API server enforces RBAC for this user.
+	if err := saClient.List(ctx, &corev1.SecretList{}, client.InNamespace("kube-system")); !apierrors.IsForbidden(err) {
+		t.Fatalf("the operator's ServiceAccount listing Secrets in kube-system: %v, want forbidden", err)
+	}
+	output = startProcess(t, managerBinary(t), []string{"KUBECONFIG=" + kubeconfig, "POD_NAMESPACE=" + operatorNamespace, "POD_NAME=" + pod.Name}, args...)
+	waitHTTP(t, "http://"+probeAddr+"/readyz")
+	return metricsAddr, output
 }

@@ -5,8 +5,7 @@
 #   hack/image.sh fn VERSION        -> localhost/pin-images:dev and :VERSION
 #   hack/image.sh operator VERSION  -> localhost/ansible-playbook-operator:dev and :VERSION
 #
-# PUSH=REF also pushes the image of every platform in $ARCHES (an OCI index
-# when there are several) to REF (INSECURE=1 for a plain-HTTP registry).
+# hack/push-images.sh pushes the contexts of every platform as OCI indexes.
 #
 # Static binaries for each of $ARCHES (default: the host; the multi-arch
 # index uses "amd64 arm64") are built per module with
@@ -30,7 +29,6 @@ esac
 need_apt ca-certificates update-ca-certificates
 (cd "$ROOT/hack/tools/imagebuild" && GOWORK=off go build -trimpath -o "$BIN/imagebuild" .)
 
-contexts=()
 for arch in ${ARCHES:-$(go env GOARCH)}; do
   ctx=$ROOT/_out/image-$what/linux-$arch
   rm -rf "$ctx" && mkdir -p "$ctx"
@@ -41,15 +39,10 @@ for arch in ${ARCHES:-$(go env GOARCH)}; do
   cp "$ROOT/hack/image/passwd" "$ROOT/hack/image/group" "$ctx/"
   cp /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
   chmod 0644 "$ctx/passwd" "$ctx/group" "$ctx/ca-certificates.crt"
-  contexts+=(-context "linux/$arch=$ctx")
 done
 host_arch=$(go env GOARCH)
 "$BIN/imagebuild" -f "$ROOT/$dockerfile" -context "linux/$host_arch=$ROOT/_out/image-$what/linux-$host_arch" \
   -docker-tar "$ROOT/_out/image-$what.tar" -tag "$image:dev" >&2
 docker load -q -i "$ROOT/_out/image-$what.tar" >&2
 docker tag "$image:dev" "$image:$version"
-if [ -n "${PUSH:-}" ]; then
-  "$BIN/imagebuild" -f "$ROOT/$dockerfile" "${contexts[@]}" -push "$PUSH" ${INSECURE:+-insecure} >&2
-  log "pushed $PUSH"
-fi
 log "loaded $image:dev and $image:$version ($(docker image inspect "$image:dev" --format '{{.Id}}'))"

@@ -5,7 +5,8 @@
 #   REGISTRY=registry.example.com/platform VERSION=v0.1.0 hack/push-images.sh
 #
 # -> $REGISTRY/pin-images:$VERSION and $REGISTRY/ansible-playbook-operator:$VERSION,
-# and prints each index digest. INSECURE=1 pushes over plain HTTP. Credentials
+# and prints each as REF@DIGEST (the index digest; the image's when only one
+# platform was built). INSECURE=1 pushes over plain HTTP. Credentials
 # come from the docker config (docker login).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -20,6 +21,8 @@ for pair in fn:pin-images operator:ansible-playbook-operator; do
     [ -d "$ctx" ] || { echo "no build context in _out/image-$what: run make images first" >&2; exit 1; }
     arch=$(basename "$ctx"); contexts+=(-context "linux/${arch#linux-}=${ctx%/}")
   done
-  digest=$("$BIN/imagebuild" -f "$ROOT/Dockerfile.$what" "${contexts[@]}" -push "$registry/$name:$version" ${INSECURE:+-insecure} | awk '$1 == "index" {print $2}')
+  # imagebuild prints each platform's digest, then the index's when there
+  # are several platforms: the last digest is what the tag names.
+  digest=$("$BIN/imagebuild" -f "$ROOT/Dockerfile.$what" "${contexts[@]}" -push "$registry/$name:$version" ${INSECURE:+-insecure} | awk 'END {print $2}')
   echo "$registry/$name:$version@$digest"
 done

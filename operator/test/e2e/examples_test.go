@@ -38,36 +38,31 @@ type pushedImages struct {
 	operatorIndex, executorImage string // digests
 }
 
-var indexRE = regexp.MustCompile(`(?m)^index (sha256:[a-f0-9]{64})$`)
-
-// pushIndex pushes the image `what` (fn or operator) of both platforms'
-// build contexts (make images) to ref and returns the index digest.
-func pushIndex(t testing.TB, what, ref string) string {
+// pushIndexes pushes both images of the build contexts `make images`
+// assembled (both platforms) as OCI indexes tagged version, with
+// hack/push-images.sh, and returns each index digest by image name.
+func pushIndexes(t testing.TB, reg registry, version string) map[string]string {
 	t.Helper()
-	ctx := func(arch string) string {
-		dir := filepath.Join(repoRoot(), "_out", "image-"+what, "linux-"+arch)
-		if _, err := os.Stat(dir); err != nil {
-			t.Fatalf("%s has no build context: run `make images` (make test does)", dir)
+	r := mustSh(t, repoRoot(), []string{"REGISTRY=" + reg.Host, "VERSION=" + version, "INSECURE=1"}, "",
+		filepath.Join(repoRoot(), "hack", "push-images.sh"))
+	out := map[string]string{}
+	for _, m := range pushedRE.FindAllStringSubmatch(r.stdout, -1) {
+		out[m[1]] = m[2]
+	}
+	for _, name := range []string{"pin-images", "ansible-playbook-operator"} {
+		if out[name] == "" {
+			t.Fatalf("hack/push-images.sh printed no digest of %s:\n%s", name, r)
 		}
-		return dir
 	}
-	r := mustSh(t, repoRoot(), []string{"SOURCE_DATE_EPOCH=0"}, "", tool(t, "imagebuild"), "-f", "Dockerfile."+what,
-		"-context", "linux/amd64="+ctx("amd64"), "-context", "linux/arm64="+ctx("arm64"),
-		"-push", ref, "-insecure")
-	m := indexRE.FindStringSubmatch(r.stdout)
-	if m == nil {
-		t.Fatalf("imagebuild printed no index digest:\n%s", r)
-	}
-	return m[1]
+	return out
 }
 
-// pushOperatorIndex pushes the operator image's index to ref.
-func pushOperatorIndex(t testing.TB, ref string) string { return pushIndex(t, "operator", ref) }
+var pushedRE = regexp.MustCompile(`(?m)/([a-z-]+):[^@\s]+@(sha256:[a-f0-9]{64})$`)
 
 func pushImages(t *testing.T) pushedImages {
 	t.Helper()
 	reg := startRegistry(t)
-	p := pushedImages{reg: reg, operatorIndex: pushOperatorIndex(t, reg.Host+"/ansible-playbook-operator:dev")}
+	p := pushedImages{reg: reg, operatorIndex: pushIndexes(t, reg, "dev")["ansible-playbook-operator"]}
 	// No Ansible runner image can be pulled here: the executor is a one-layer
 	// stand-in; what matters is that its digest is the registry's.
 	pushRandom(t, reg.Host+"/ansible-runner:13")

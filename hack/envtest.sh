@@ -14,17 +14,14 @@ if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
   exit 0
 fi
 
-K8S=v1.37.2 ETCD=v3.6.16
-LDF="-s -w -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 \
--X k8s.io/component-base/version.gitVersion=$K8S -X k8s.io/component-base/version.gitTreeState=clean \
--X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z"
-dir=$(cache_dir envtest "$K8S-etcd-$ETCD" "CGO_ENABLED=0" "-trimpath" "$LDF")
+ETCD=v3.6.16
+dir=$(cache_dir envtest "$K8S-etcd-$ETCD" "CGO_ENABLED=0" "-trimpath" "$K8S_LDFLAGS")
 if [ ! -x "$dir/kube-apiserver" ] || [ ! -x "$dir/etcd" ]; then
   mkdir -p "$dir.tmp"
   log "building etcd $ETCD into $dir (about 1 minute)"
   (cd "$ROOT/hack/tools/etcd" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dir.tmp/etcd" go.etcd.io/etcd/server/v3)
   log "building kube-apiserver $K8S into $dir (about 9 minutes on 2 cores, once per machine)"
-  (cd "$ROOT/hack/tools/kube" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "$LDF" -o "$dir.tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
+  (cd "$ROOT/hack/tools/kube" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "$K8S_LDFLAGS" -o "$dir.tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
 fi
 link "$dir" envtest

@@ -6,15 +6,11 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-K8S=v1.37.2
-LDF="-s -w -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 \
--X k8s.io/component-base/version.gitVersion=$K8S -X k8s.io/component-base/version.gitTreeState=clean \
--X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z"
-dir=$(cache_dir kubectl "$K8S" "CGO_ENABLED=0" "-trimpath" "$LDF")
+dir=$(cache_dir kubectl "$K8S" "CGO_ENABLED=0" "-trimpath" "$K8S_LDFLAGS")
 if [ ! -x "$dir/kubectl" ]; then
   log "building kubectl $K8S into $dir (a few minutes, once per machine)"
   mkdir -p "$dir.tmp"
-  (cd "$ROOT/hack/tools/kubectl" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "$LDF" -o "$dir.tmp/kubectl" k8s.io/kubernetes/cmd/kubectl)
+  (cd "$ROOT/hack/tools/kubectl" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "$K8S_LDFLAGS" -o "$dir.tmp/kubectl" k8s.io/kubernetes/cmd/kubectl)
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
 fi
 link "$dir/kubectl" kubectl

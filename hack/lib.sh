@@ -50,3 +50,11 @@ need_apt() {
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# The Kubernetes release of the binaries built from k8s.io/kubernetes
+# (hack/tools/kube, hack/tools/kubectl), and the version stamp `go build`
+# gives them (what the release build would set).
+K8S=v1.37.2
+K8S_LDFLAGS="-s -w -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 \
+-X k8s.io/component-base/version.gitVersion=$K8S -X k8s.io/component-base/version.gitTreeState=clean \
+-X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z"

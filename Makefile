@@ -89,12 +89,31 @@ images: ## Build both images (pin-images, ansible-playbook-operator) for $(ARCHE
 push-images: ## Push both images built by make images as multi-arch indexes to $(REGISTRY) (INSECURE=1 for plain HTTP).
 	@REGISTRY="$(REGISTRY)" VERSION="$(VERSION)" hack/push-images.sh
 
+##@ Local cluster
+
+.PHONY: root
+root:
+	@. hack/lib.sh && require_root "$(firstword $(MAKECMDGOALS))"
+
+.PHONY: cluster-tools
+cluster-tools: ## Build the local cluster's binaries and images into the tool cache (once per machine) and link them into bin/.
+	@hack/cluster-bins.sh >/dev/null
+	@hack/cluster-images.sh >/dev/null
+
+.PHONY: cluster-up
+cluster-up: root ## Start the local single-node cluster; prints `export KUBECONFIG=...` and `export REGISTRY=...` (eval "$$(make -s cluster-up)").
+	@hack/cluster-up.sh
+
+.PHONY: cluster-down
+cluster-down: root ## Stop the local cluster and remove everything it made on the host.
+	@if [ -x bin/cluster/localcluster ]; then bin/cluster/localcluster down; else echo "no bin/cluster/localcluster: nothing was started from this checkout" >&2; fi
+
 ##@ Test
 
 .PHONY: test
-test: deps build images ## Run every test tier of every module (what .ci/run runs), envtest included.
+test: root deps build images cluster-tools ## Run every test tier of every module (what .ci/run runs), envtest and the local cluster included.
 	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; hack/promcrds.sh >/dev/null; hack/kubectl.sh >/dev/null; \
-	for m in $(MODULES); do echo "==> go test $$m"; (cd $$m && $(GO) test -count=1 -timeout 30m ./...); done
+	for m in $(MODULES); do echo "==> go test $$m"; (cd $$m && $(GO) test -count=1 -timeout 45m ./...); done
 
 .PHONY: bench
 bench: deps ## Run the pin-images benchmarks and print their report.
@@ -106,7 +125,7 @@ bench-operator: deps ## Scale of the operator on envtest: 1,000 Repositories, Pl
 	cd operator && $(GO) test -run '^$$' -bench OperatorScale -benchtime 1x -count 1 -timeout 30m ./internal/controller/ | grep -v -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu'
 
 .PHONY: demo
-demo: deps build images ## pin-images on examples/update-digests, then the operator on a local control plane running one playbook.
+demo: root deps build images cluster-tools ## pin-images on examples/update-digests, then the operator on the local cluster (KEEP=1 leaves it up).
 	@hack/demo.sh
 	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; hack/promcrds.sh >/dev/null; \
 	cd operator && $(GO) test -c -o $(BIN)/operator-e2e.test ./test/e2e/ && \

@@ -58,3 +58,12 @@ K8S=v1.37.2
 K8S_LDFLAGS="-s -w -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 \
 -X k8s.io/component-base/version.gitVersion=$K8S -X k8s.io/component-base/version.gitTreeState=clean \
 -X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z"
+
+# require_root WHAT stops WHAT with a message when not run as root: the
+# local cluster creates a bridge, iptables rules, mounts and cgroups.
+require_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "$1 needs root: the local cluster (test tier 6) creates a network bridge, iptables rules, mounts and cgroups; run it as root (sudo make $1)" >&2
+    exit 1
+  fi
+}

@@ -18,12 +18,14 @@ limitations under the License.
 // Dockerfiles of this repository with go-containerregistry: the same
 // instructions docker build follows (COPY, USER, ENTRYPOINT, ENV, WORKDIR,
 // LABEL), but with fixed timestamps and owners, so the same inputs give the
-// same digest. It writes a docker tarball for `docker load`, an OCI layout,
-// or pushes a multi-arch index to a registry.
+// same digest. `ADD rootfs.tar /` takes a local tar as one layer, as
+// docker build does (the root file systems of the local cluster's Debian
+// images: owners and modes are the tar's). It writes a docker tarball for
+// `docker load`, an OCI layout, or pushes a multi-arch index to a registry.
 //
 //	imagebuild -f Dockerfile.fn -context linux/amd64=_out/image-fn/linux-amd64 \
 //	  [-context linux/arm64=...] [-docker-tar out.tar -tag localhost/pin-images:dev] \
-//	  [-push 127.0.0.1:5000/pin-images:dev] [-insecure]
+//	  [-oci-layout DIR] [-push 127.0.0.1:5000/pin-images:dev] [-insecure]
 package main
 
 import (
@@ -45,6 +47,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -70,6 +73,7 @@ func run() error {
 	dockerTar := flag.String("docker-tar", "", "write a docker tarball of the first platform for `docker load`")
 	tag := flag.String("tag", "", "tag for -docker-tar")
 	push := flag.String("push", "", "push the image (an index when several platforms) to this reference")
+	ociLayout := flag.String("oci-layout", "", "write the image (an index when several platforms) as an OCI image layout into this new directory")
 	insecure := flag.Bool("insecure", false, "push over plain HTTP")
 	epoch := flag.Int64("source-date-epoch", sourceDateEpoch(), "timestamp of files and config (default $SOURCE_DATE_EPOCH or 0)")
 	flag.Parse()
@@ -119,10 +123,28 @@ func run() error {
 			return err
 		}
 	}
+	if *ociLayout != "" {
+		if err := writeLayout(*ociLayout, images); err != nil {
+			return err
+		}
+	}
 	if *push != "" {
 		return pushImages(*push, *insecure, images)
 	}
 	return nil
+}
+
+// writeLayout writes an OCI layout holding the image, or the index of
+// several platforms' images.
+func writeLayout(dir string, images []platformImage) error {
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	if len(images) == 1 {
+		return p.AppendImage(images[0].img)
+	}
+	return p.AppendIndex(index(images))
 }
 
 func sourceDateEpoch() int64 {
@@ -162,7 +184,7 @@ func parseDockerfile(src string) ([]instruction, error) {
 			if rest != "scratch" {
 				return nil, fmt.Errorf("line %d: only FROM scratch is supported (no image can be pulled here)", line)
 			}
-		case "COPY", "LABEL", "ENV":
+		case "COPY", "ADD", "LABEL", "ENV":
 			in.args = strings.Fields(rest)
 		case "USER", "WORKDIR":
 			in.args = []string{rest}
@@ -194,6 +216,18 @@ func build(instr []instruction, dir string, p v1.Platform, when time.Time) (v1.I
 				return nil, fmt.Errorf("COPY needs a source and a destination")
 			}
 			layer, err := copyLayer(dir, in.args[:len(in.args)-1], in.args[len(in.args)-1], when)
+			if err != nil {
+				return nil, err
+			}
+			if img, err = mutate.Append(img, mutate.Addendum{Layer: layer, MediaType: types.OCILayer}); err != nil {
+				return nil, err
+			}
+		case "ADD":
+			// Only a local tar extracted at the root: the tar is the layer.
+			if len(in.args) != 2 || in.args[1] != "/" || !strings.HasSuffix(in.args[0], ".tar") {
+				return nil, fmt.Errorf("ADD %s: only `ADD <file>.tar /` is supported", in.raw)
+			}
+			layer, err := tarball.LayerFromFile(filepath.Join(dir, in.args[0]))
 			if err != nil {
 				return nil, err
 			}
@@ -296,6 +330,16 @@ func copyLayer(dir string, srcs []string, dst string, when time.Time) (v1.Layer,
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 }
 
+// index is the OCI index of the platforms' images.
+func index(images []platformImage) v1.ImageIndex {
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for _, pi := range images {
+		p := pi.platform
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: pi.img, Descriptor: v1.Descriptor{Platform: &p}})
+	}
+	return idx
+}
+
 func pushImages(ref string, insecure bool, images []platformImage) error {
 	var opts []name.Option
 	if insecure {
@@ -309,11 +353,7 @@ func pushImages(ref string, insecure bool, images []platformImage) error {
 	if len(images) == 1 {
 		return remote.Write(r, images[0].img, auth)
 	}
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
-	for _, pi := range images {
-		p := pi.platform
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: pi.img, Descriptor: v1.Descriptor{Platform: &p}})
-	}
+	idx := index(images)
 	d, err := idx.Digest()
 	if err != nil {
 		return err

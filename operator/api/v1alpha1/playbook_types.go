@@ -495,8 +495,10 @@ type RunRecord struct {
 	// +optional
 	Commit string `json:"commit,omitempty"`
 
-	// imageDigest is the digest of the executor image that ran (the pod's
-	// imageID), for example sha256:<64 hex>.
+	// imageDigest is the digest of the executor image that ran, from the
+	// pod's imageID, for example sha256:<64 hex>. It is the digest the node
+	// pulled: for an image pinned by a multi-arch index digest, containerd
+	// reports that index digest.
 	// +optional
 	ImageDigest string `json:"imageDigest,omitempty"`
 

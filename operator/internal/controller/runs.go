@@ -168,9 +168,10 @@ func runRecord(job *batchv1.Job, pod *corev1.Pod) (rec ansiblev1alpha1.RunRecord
 	return rec, true
 }
 
-// fillFromPod takes the image digest that really ran (the pod's imageID: a
-// child manifest digest for multi-arch images) and the runner's summary from
-// the termination message.
+// fillFromPod takes the image digest that really ran (the pod's imageID:
+// containerd reports the digest of what it pulled, so an executor pinned by
+// an index digest records that index digest, not the child's) and the
+// runner's summary from the termination message.
 func fillFromPod(rec *ansiblev1alpha1.RunRecord, pod *corev1.Pod) {
 	for _, cs := range pod.Status.ContainerStatuses {
 		if cs.Name != executorContainer {

@@ -211,11 +211,29 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
-// freePort returns a loopback port that was free a moment ago. The servers
+// Option changes where a server listens.
+type Option func(*settings)
+
+type settings struct{ host string }
+
+// On makes a server listen on host (an address of this machine) instead of
+// 127.0.0.1, and name it in the URLs it returns: pods of the local cluster
+// reach the host's bridge address, not its loopback.
+func On(host string) Option { return func(s *settings) { s.host = host } }
+
+func settingsOf(opts []Option) settings {
+	s := settings{host: "127.0.0.1"}
+	for _, o := range opts {
+		o(&s)
+	}
+	return s
+}
+
+// freePort returns a port of host that was free a moment ago. The servers
 // bind it themselves, so startProcess retries when another process wins it.
-func freePort(t testing.TB) int {
+func freePort(t testing.TB, host string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatalf("failed to find a free port: %v", err)
 	}
@@ -227,12 +245,12 @@ func freePort(t testing.TB) int {
 // until the port accepts connections, and kills the command's process group
 // in t.Cleanup. It retries with another port when the command exits first
 // (the port was taken between freePort and the bind).
-func startProcess(t testing.TB, name string, newCmd func(port int) *exec.Cmd) int {
+func startProcess(t testing.TB, name, host string, newCmd func(port int) *exec.Cmd) int {
 	t.Helper()
 	const attempts = 5
 	var lastLog string
 	for range attempts {
-		port := freePort(t)
+		port := freePort(t, host)
 		cmd := newCmd(port)
 		logs := &logBuffer{}
 		cmd.Stdout, cmd.Stderr = logs, logs
@@ -248,7 +266,7 @@ func startProcess(t testing.TB, name string, newCmd func(port int) *exec.Cmd) in
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-exited
 		}
-		if waitListening(port, exited) {
+		if waitListening(host, port, exited) {
 			t.Cleanup(func() {
 				stop()
 				if t.Failed() {
@@ -264,10 +282,10 @@ func startProcess(t testing.TB, name string, newCmd func(port int) *exec.Cmd) in
 	return 0
 }
 
-// waitListening polls until port accepts a connection, giving up when the
-// process exits or after ten seconds.
-func waitListening(port int, exited <-chan struct{}) bool {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+// waitListening polls until host:port accepts a connection, giving up when
+// the process exits or after ten seconds.
+func waitListening(host string, port int, exited <-chan struct{}) bool {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -285,17 +303,18 @@ func waitListening(port int, exited <-chan struct{}) bool {
 }
 
 // StartDaemon serves the parent directory of bareDir with git daemon
-// (anonymous, read-only) on a free loopback port and returns
-// git://127.0.0.1:PORT/<base name of bareDir>.
-func StartDaemon(t testing.TB, bareDir string) string {
+// (anonymous, read-only) on a free loopback port (or On's host) and returns
+// git://HOST:PORT/<base name of bareDir>.
+func StartDaemon(t testing.TB, bareDir string, opts ...Option) string {
 	t.Helper()
 	requireGit(t)
 	bareDir = mustAbs(t, bareDir)
-	port := startProcess(t, "git daemon", func(port int) *exec.Cmd {
+	host := settingsOf(opts).host
+	port := startProcess(t, "git daemon", host, func(port int) *exec.Cmd {
 		cmd := exec.Command("git", "daemon",
 			"--export-all",
 			"--base-path="+filepath.Dir(bareDir),
-			"--listen=127.0.0.1",
+			"--listen="+host,
 			"--port="+strconv.Itoa(port),
 			"--reuseaddr",
 			filepath.Dir(bareDir),
@@ -303,7 +322,7 @@ func StartDaemon(t testing.TB, bareDir string) string {
 		cmd.Env = gitEnv()
 		return cmd
 	})
-	return fmt.Sprintf("git://127.0.0.1:%d/%s", port, filepath.Base(bareDir))
+	return fmt.Sprintf("git://%s/%s", net.JoinHostPort(host, strconv.Itoa(port)), filepath.Base(bareDir))
 }
 
 func mustAbs(t testing.TB, p string) string {

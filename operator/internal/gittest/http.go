@@ -19,6 +19,7 @@ package gittest
 import (
 	"crypto/subtle"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -29,11 +30,11 @@ import (
 )
 
 // StartHTTP serves the parent directory of bareDir over smart HTTP with git
-// http-backend run as CGI, and returns http://127.0.0.1:PORT/<base name of
-// bareDir>. With a non-empty user every request needs HTTP basic auth with
+// http-backend run as CGI on loopback (or On's host), and returns
+// http://HOST:PORT/<base name of bareDir>. With a non-empty user every request needs HTTP basic auth with
 // user and pass; others get 401 with a WWW-Authenticate challenge. An empty
 // user serves anonymously.
-func StartHTTP(t testing.TB, bareDir, user, pass string) string {
+func StartHTTP(t testing.TB, bareDir, user, pass string, opts ...Option) string {
 	t.Helper()
 	requireGit(t)
 	bareDir = mustAbs(t, bareDir)
@@ -71,7 +72,14 @@ func StartHTTP(t testing.TB, bareDir, user, pass string) string {
 		}
 		cgiHandler.ServeHTTP(w, req)
 	})
-	srv := httptest.NewServer(handler)
+	srv := httptest.NewUnstartedServer(handler)
+	l, err := net.Listen("tcp", net.JoinHostPort(settingsOf(opts).host, "0"))
+	if err != nil {
+		t.Fatalf("failed to listen for git http-backend: %v", err)
+	}
+	_ = srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
 		if t.Failed() {

@@ -21,6 +21,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -60,7 +61,7 @@ type SSHServer struct {
 // and returns how to reach bareDir through it. The session runs
 // git-upload-pack as the current user, so tests as root work
 // (PermitRootLogin prohibit-password) as well as unprivileged ones.
-func StartSSHD(t testing.TB, bareDir string) *SSHServer {
+func StartSSHD(t testing.TB, bareDir string, opts ...Option) *SSHServer {
 	t.Helper()
 	requireGit(t)
 	if _, err := os.Stat(sshdPath); err != nil {
@@ -92,9 +93,10 @@ func StartSSHD(t testing.TB, bareDir string) *SSHServer {
 		// unauthenticated connections, which tests make on purpose.
 		extra = "PerSourcePenalties no\n"
 	}
-	port := startProcess(t, "sshd", func(port int) *exec.Cmd {
+	host := settingsOf(opts).host
+	port := startProcess(t, "sshd", host, func(port int) *exec.Cmd {
 		config := filepath.Join(dir, fmt.Sprintf("sshd_config.%d", port))
-		writeFile(t, config, []byte(fmt.Sprintf(`ListenAddress 127.0.0.1
+		writeFile(t, config, []byte(fmt.Sprintf(`ListenAddress %s
 Port %d
 HostKey %s
 PidFile none
@@ -111,15 +113,15 @@ AllowTcpForwarding no
 X11Forwarding no
 PrintMotd no
 LogLevel VERBOSE
-%s`, port, hostKeyFile, authorizedKeys, u.Username, extra)), 0o600)
+%s`, host, port, hostKeyFile, authorizedKeys, u.Username, extra)), 0o600)
 		// -D: stay in the foreground; -e: log to stderr.
 		return exec.Command(sshdPath, "-D", "-e", "-f", config)
 	})
 
 	return &SSHServer{
-		URL:        fmt.Sprintf("ssh://%s@127.0.0.1:%d%s", u.Username, port, filepath.ToSlash(bareDir)),
+		URL:        fmt.Sprintf("ssh://%s@%s%s", u.Username, net.JoinHostPort(host, strconv.Itoa(port)), filepath.ToSlash(bareDir)),
 		ClientKey:  clientPEM,
-		KnownHosts: []byte(knownhosts.Line([]string{fmt.Sprintf("127.0.0.1:%d", port)}, hostKey) + "\n"),
+		KnownHosts: []byte(knownhosts.Line([]string{net.JoinHostPort(host, strconv.Itoa(port))}, hostKey) + "\n"),
 		Port:       port,
 	}
 }

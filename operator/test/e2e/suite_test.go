@@ -59,7 +59,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, startEnv, func() error { return shared.stop() })
+	testenv.Main(m, startEnv, func() error { return errors.Join(closeCluster(), shared.stop()) })
 }
 
 func repoRoot() string { return testenv.RepoRoot() }

@@ -351,3 +351,29 @@ func (s *Session) Close() error {
 	defer excl.unlock()
 	return s.Down()
 }
+
+// RestartAPIServer stops the API server and starts it again with the same
+// arguments, as an upgrade or a crash does, and waits until it is ready.
+func (c *Cluster) RestartAPIServer(ctx context.Context) error {
+	lock, err := lockFile(c.LockFile, false)
+	if err != nil {
+		return err
+	}
+	defer lock.unlock()
+	r, ok := c.procs.record(compAPIServer)
+	if !ok {
+		return errors.New("the API server is not running")
+	}
+	if err := c.procs.stop(compAPIServer, 10*time.Second); err != nil {
+		return err
+	}
+	c.logf("restarting %s", compAPIServer)
+	if err := c.procs.start(compAPIServer, nil, r.Argv...); err != nil {
+		return err
+	}
+	admin, err := c.adminHTTP()
+	if err != nil {
+		return err
+	}
+	return c.waitFor(ctx, "the API server", compAPIServer, 120*time.Second, httpOK(c.APIServer()+"/readyz", admin))
+}

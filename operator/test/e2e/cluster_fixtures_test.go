@@ -271,10 +271,11 @@ func (c *liveCluster) events(t *testing.T, ns, name, reason string) int {
 	return n
 }
 
-// runsCounted sums ansible_operator_job_runs_total of kind over the
-// metrics Service's endpoints (each replica, as Prometheus scrapes them
-// through a ServiceMonitor): only the leader counts, once per run. It
-// returns the sum by result label.
+// runsCounted scrapes ansible_operator_job_runs_total of kind from each
+// endpoint of the metrics Service (each replica, as Prometheus scrapes them
+// through a ServiceMonitor) and returns the count of each replica's
+// process, keyed by its incarnation (pod UID and container restarts): a
+// restarted process starts from zero, and only the leader counts.
 func (c *liveCluster) runsCounted(t *testing.T, kind string) map[string]float64 {
 	t.Helper()
 	var slices discoveryv1.EndpointSliceList
@@ -291,19 +292,34 @@ func (c *liveCluster) runsCounted(t *testing.T, kind string) map[string]float64 
 			}
 		}
 		for _, ep := range s.Endpoints {
-			if ep.Conditions.Ready == nil || !*ep.Conditions.Ready {
+			if ep.Conditions.Ready == nil || !*ep.Conditions.Ready || ep.TargetRef == nil || len(ep.Addresses) == 0 {
 				continue
 			}
-			for _, addr := range ep.Addresses {
-				for _, sample := range scrape(t, fmt.Sprintf("http://%s/metrics", net.JoinHostPort(addr, strconv.Itoa(int(port)))))["ansible_operator_job_runs_total"] {
-					if sample.Labels["kind"] == kind {
-						out[sample.Labels["result"]] += sample.Value
-					}
+			pod := &corev1.Pod{}
+			if err := c.client.Get(context.Background(), client.ObjectKey{Namespace: operatorNamespace, Name: ep.TargetRef.Name}, pod); err != nil || len(pod.Status.ContainerStatuses) == 0 {
+				continue
+			}
+			key := fmt.Sprintf("%s/%d", pod.UID, pod.Status.ContainerStatuses[0].RestartCount)
+			out[key] += 0
+			for _, sample := range scrape(t, fmt.Sprintf("http://%s/metrics", net.JoinHostPort(ep.Addresses[0], strconv.Itoa(int(port)))))["ansible_operator_job_runs_total"] {
+				if sample.Labels["kind"] == kind {
+					out[key] += sample.Value
 				}
 			}
 		}
 	}
 	return out
+}
+
+// countedSince is how many runs the replicas serving now counted since
+// before: a process that was there before contributes what it added, a new
+// one (a new pod, a restarted container) all it counted.
+func countedSince(before, after map[string]float64) float64 {
+	var n float64
+	for k, v := range after {
+		n += v - before[k]
+	}
+	return n
 }
 
 // metricsThroughVIP scrapes the metrics Service's ClusterIP once: kube-proxy
@@ -312,14 +328,6 @@ func (c *liveCluster) metricsThroughVIP(t *testing.T) []promtext.Sample {
 	t.Helper()
 	url := c.scrapeService(t, operatorNamespace, "ansible-playbook-operator-metrics", "http-metrics")
 	return scrape(t, url)["ansible_operator_job_runs_total"]
-}
-
-func sum(m map[string]float64) float64 {
-	var s float64
-	for _, v := range m {
-		s += v
-	}
-	return s
 }
 
 // hostCounts indexes a run's per-host counts by host.

@@ -205,7 +205,7 @@ func TestCluster_runNow(t *testing.T) {
 	}
 	time.Sleep(3 * time.Second) // let the touch reconcile; nothing may move
 	after := c.runsCounted(t, "Playbook")
-	if d := sum(after) - sum(before); d != 1 {
+	if d := countedSince(before, after); d != 1 {
 		t.Errorf("ansible_operator_job_runs_total{kind=Playbook} moved by %v over the replicas, want 1 (before %v, after %v)", d, before, after)
 	}
 	if n := c.events(t, ns, "site", "RunSucceeded"); n != 1 {

@@ -129,4 +129,5 @@ demo: root deps build images cluster-tools ## pin-images on examples/update-dige
 	@hack/demo.sh
 	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; hack/promcrds.sh >/dev/null; \
 	cd operator && $(GO) test -c -o $(BIN)/operator-e2e.test ./test/e2e/ && \
-	cd test/e2e && DEMO=1 $(BIN)/operator-e2e.test -test.run '^TestDemo$$' -test.count 1
+	cd test/e2e && DEMO=1 KEEP=$(KEEP) $(BIN)/operator-e2e.test -test.run '^TestDemo$$' -test.count 1 -test.timeout 20m
+	@if [ -n "$(KEEP)" ]; then bin/cluster/localcluster up 2>/dev/null; fi

@@ -65,10 +65,18 @@ func clientset(kubeconfig string) (*kubernetes.Clientset, error) {
 	return kubernetes.NewForConfig(cfg)
 }
 
-// applyBase creates the StorageClasses.
+// applyBase creates the StorageClasses and waits for the default
+// namespace's ServiceAccount, which kube-controller-manager creates a
+// moment after it starts: until then no pod can be created there.
 func (c *Cluster) applyBase(ctx context.Context) error {
 	cs, err := clientset(c.Kubeconfig())
 	if err != nil {
+		return err
+	}
+	if err := c.waitFor(ctx, "the default ServiceAccount", compKCM, 60*time.Second, func() error {
+		_, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		return err
+	}); err != nil {
 		return err
 	}
 	for _, sc := range []*storagev1.StorageClass{

@@ -89,6 +89,8 @@ func useCluster(t *testing.T) *liveCluster {
 			var b bytes.Buffer
 			live.session.Diagnose(&b, 10)
 			t.Logf("local cluster components:\n%s", b.String())
+			t.Logf("kubectl get pods -A -o wide:\n%s", live.kubectl(t, "", "get", "pods", "-A", "-o", "wide").stdout)
+			t.Logf("kubectl describe pods -n %s:\n%s", operatorNamespace, live.kubectl(t, "", "describe", "pods", "-n", operatorNamespace).stdout)
 		}
 	})
 	return live
@@ -147,7 +149,8 @@ func startLiveCluster() (*liveCluster, error) {
 // closeCluster releases the cluster (stopped only if this process started
 // it and no other process uses it).
 func closeCluster() error {
-	if live == nil {
+	// make demo KEEP=1 leaves the cluster up, whoever started it.
+	if live == nil || os.Getenv("KEEP") != "" {
 		return nil
 	}
 	return live.session.Close()

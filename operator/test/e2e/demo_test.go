@@ -21,8 +21,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +33,6 @@ import (
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/gittest"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
-	"github.com/cloud37/ansible-playbook-operator/operator/internal/kubelettest"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/testenv"
 )
 
@@ -55,50 +52,70 @@ func (n narrator) step(format string, args ...any) {
 	n.say("\n\033[1m==> "+format+"\033[0m", args...)
 }
 
-// TestDemo is `make demo`: a registry and a control plane (envtest's
-// kube-apiserver and etcd) on this machine, the images built by `make
-// images` pushed (the operator as a multi-arch index), the production
-// overlay pinned with pin-images and applied with the example CRs, the
-// operator's manager binary running against it, and the kubelet stand-in
-// running the Job the operator makes for a run-now, so that one playbook
-// really runs. It prints the CronJob, the Job and the CRs' statuses; the
-// tests assert the same story.
+// TestDemo is `make demo`'s operator part, on the local cluster: the
+// images built by `make images` pushed to the node's registry (the
+// operator as a multi-arch index), kustomize/overlays/production pinned
+// with pin-images and applied server-side, the operator's pods running the
+// pinned digests, examples/playbooks applied with its Repository served by
+// a git daemon on the bridge address and its Schedule made to fire at the
+// next minute, a run-now whose playbook output comes from the run's pod,
+// the run in status.runs, the scheduled run, and the run counter from the
+// metrics endpoint. It runs under DEMO=1 (make demo); TestREADME runs
+// make demo within make test.
 func TestDemo(t *testing.T) {
-	requireEnv(t)
+	if os.Getenv("DEMO") == "" {
+		t.Skip("make demo runs this (DEMO=1); TestREADME runs make demo")
+	}
+	c := useCluster(t)
 	n := narrator{t}
 	ctx := context.Background()
+	kubectl := func(args ...string) string {
+		t.Helper()
+		r := c.kubectl(t, "", args...)
+		if r.err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), r.err, r)
+		}
+		return strings.TrimRight(r.stdout, "\n")
+	}
 
-	n.step("registry and images")
-	imgs := pushImages(t)
-	host := imgs.reg.Host
-	n.say("registry on %s\npushed %s/ansible-playbook-operator:dev  %s (OCI index: linux/amd64, linux/arm64)\npushed %s/ansible-runner:13              %s",
-		host, host, imgs.operatorIndex, host, imgs.executorImage)
+	n.step("the local cluster: one node (kubelet, containerd, the controllers, kube-proxy) and a registry on %s", c.registry)
+	n.say("%s", kubectl("get", "nodes", "-o", "wide"))
+	n.say("pushed %s/ansible-playbook-operator:dev@%s (OCI index: linux/amd64, linux/arm64)\nexecutor %s (Debian bookworm, ansible-core)",
+		c.registry, c.operatorIndex, c.runner)
+	// The tests' installation, if one is there: the demo installs the
+	// overlay as it is.
+	c.uninstallOperator(t)
+	if os.Getenv("KEEP") == "" {
+		t.Cleanup(func() { c.uninstallOperator(t) })
+	}
 
 	n.step("pin-images pin -w kustomize/overlays/production")
-	root := copyTree(t, host)
+	root := copyTree(t, c.registry)
 	overlay := filepath.Join(root, "kustomize", "overlays", "production")
 	r := mustSh(t, overlay, nil, "", tool(t, "pin-images"), "pin", "-w", ".")
 	n.say("%s", strings.TrimSpace(r.stderr+r.stdout))
 	for _, f := range []string{"kustomization.yaml", "operator-config.yaml"} {
 		diff := sh(root, nil, "", "diff", "-u", filepath.Join(repoRoot(), "kustomize", "overlays", "production", f), filepath.Join(overlay, f))
-		n.say("%s", strings.ReplaceAll(diff.stdout, root, ""))
+		n.say("%s", strings.ReplaceAll(strings.ReplaceAll(diff.stdout, root, ""), repoRoot(), ""))
 	}
 
-	n.step("kustomize build kustomize/overlays/production | server-side apply (control plane: kube-apiserver %s)", restConfig.Host)
+	n.step("kustomize build kustomize/overlays/production | kubectl apply --server-side -f -")
 	objs := decodeAll(t, mustSh(t, overlay, nil, "", tool(t, "kustomize"), "build", ".").stdout)
-	for _, o := range objs {
-		if err := k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("demo"), client.ForceOwnership); err != nil {
-			t.Fatalf("apply %s %s: %v", o.GetKind(), o.GetName(), err)
-		}
-		n.say("%s/%s serverside-applied", strings.ToLower(o.GetKind()), o.GetName())
-	}
+	c.apply(t, objs, "demo")
 	dep := typed[appsDeployment](t, find(objs, "Deployment", "ansible-playbook-operator"))
-	operatorImage := dep.Spec.Template.Spec.Containers[0].Image
-	if want := host + "/ansible-playbook-operator:dev@" + imgs.operatorIndex; operatorImage != want {
-		t.Fatalf("the pinned Deployment runs %s, want %s", operatorImage, want)
+	c.waitAvailable(t, dep)
+	n.say("%d objects applied; deployment/ansible-playbook-operator available", len(objs))
+
+	n.step("kubectl -n %s get pods: images by digest, and the digest each node pulled (imageID)", operatorNamespace)
+	n.say("%s", kubectl("-n", operatorNamespace, "get", "pods", "-o",
+		"custom-columns=NAME:.metadata.name,STATUS:.status.phase,IMAGE:.spec.containers[0].image,IMAGEID:.status.containerStatuses[0].imageID"))
+	for _, pod := range c.operatorPods(t) {
+		if got := digestOf(pod.Status.ContainerStatuses[0].ImageID); got != c.operatorIndex {
+			t.Errorf("pod %s runs %s, want the pinned index %s", pod.Name, got, c.operatorIndex)
+		}
 	}
 
-	n.step("the example CRs (examples/playbooks), their Repository served by a local git daemon")
+	n.step("examples/playbooks: its Repository served by a git daemon on %s, its Schedule every minute", c.hostIP)
 	files := map[string]string{}
 	for _, f := range []string{"site.yml", "inventory/hosts.ini"} {
 		data, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "playbooks", "repo", f))
@@ -107,127 +124,69 @@ func TestDemo(t *testing.T) {
 		}
 		files[f] = string(data)
 	}
-	gitURL := gittest.StartDaemon(t, gittest.NewRepo(t, files).Bare(t))
+	gitURL := gittest.StartDaemon(t, gittest.NewRepo(t, files).Bare(t), gittest.On(c.hostIP))
 	crs, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "playbooks", "playbooks.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range decodeAll(t, strings.ReplaceAll(string(crs), "https://git.example.com/ops/site.git", gitURL)) {
-		if err := k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("demo"), client.ForceOwnership); err != nil {
-			t.Fatalf("apply %s %s: %v", o.GetKind(), o.GetName(), err)
-		}
-		n.say("%s/%s serverside-applied", strings.ToLower(o.GetKind()), o.GetName())
-	}
-
-	n.step("the operator: the image's manager binary with the Deployment's arguments, as its ServiceAccount, its Pod's image read from the API")
-	metricsAddr, logs := shared.startManager(t, dep)
-	// Whatever the demo makes the manager do, its RBAC allows it.
-	t.Cleanup(func() {
-		if out := logs(); strings.Contains(strings.ToLower(out), "forbidden") {
-			t.Errorf("the manager was refused something its ServiceAccount needs:\n%s", out)
-		}
-	})
+	text := strings.ReplaceAll(string(crs), "https://git.example.com/ops/site.git", gitURL)
+	text = strings.ReplaceAll(text, `schedule: "@daily-random"`, `schedule: "* * * * *"`)
+	n.say("url: %s\nschedule: \"* * * * *\" (instead of @daily-random)", gitURL)
+	c.apply(t, decodeAll(t, text), "demo")
 	pb := &ansiblev1alpha1.Playbook{ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: operatorNamespace}}
-	testenv.Eventually(t, "Playbook site Ready", 60*time.Second, func() (bool, string) {
-		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pb), pb); err != nil {
-			return false, err.Error()
-		}
-		c := findCondition(pb.Status.Conditions, ansiblev1alpha1.ReadyCondition)
-		return c != nil && c.Status == metav1.ConditionTrue, fmt.Sprintf("%+v", c)
-	})
+	c.waitCondition(t, pb, ansiblev1alpha1.ReadyCondition, metav1.ConditionTrue, time.Minute)
 
 	n.step("kubectl annotate playbook site ansible.cloud37.dev/run-now=demo-1")
-	patch := client.MergeFrom(pb.DeepCopy())
-	pb.Annotations = map[string]string{"ansible.cloud37.dev/run-now": "demo-1"}
-	if err := k8sClient.Patch(ctx, pb, patch); err != nil {
-		t.Fatal(err)
+	c.runNow(t, pb, "demo-1")
+	run := c.waitRuns(t, pb, 1, 3*time.Minute)[0]
+	js := c.runJobs(t, operatorNamespace)
+	var job batchv1.Job
+	for _, j := range js {
+		if j.Name == run.JobName {
+			job = j
+		}
 	}
-	job := &batchv1.Job{}
-	testenv.Eventually(t, "the run's Job", 30*time.Second, func() (bool, string) {
-		var list batchv1.JobList
-		if err := k8sClient.List(ctx, &list, client.InNamespace(operatorNamespace), client.MatchingLabels{jobs.ManagedByLabel: jobs.ManagedByValue}); err != nil {
+	pod := c.runPod(t, operatorNamespace, job.Name)
+	n.say("job/%s: init container %s copied playbook-runner from %s; executor %s", job.Name,
+		pod.Spec.InitContainers[0].Name, pod.Spec.InitContainers[0].Image, pod.Spec.Containers[0].Image)
+	n.step("kubectl -n %s logs %s (the playbook's output)", operatorNamespace, pod.Name)
+	n.say("%s", strings.TrimRight(c.logs(t, operatorNamespace, pod.Name, jobs.ExecutorContainerName), "\n"))
+	if run.Result != ansiblev1alpha1.RunSucceeded {
+		t.Fatalf("the run %+v did not succeed", run)
+	}
+	n.step("status.runs of playbook/site")
+	n.say("%s", indent(statusYAML(t, pb)))
+
+	n.step("the Schedule's CronJob fires at the next minute (the CronJob controller starts the Job)")
+	s := &ansiblev1alpha1.Schedule{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: operatorNamespace}}
+	testenv.Eventually(t, "the scheduled run recorded", 150*time.Second, func() (bool, string) {
+		if err := c.client.Get(ctx, client.ObjectKeyFromObject(s), s); err != nil {
 			return false, err.Error()
 		}
-		if len(list.Items) == 0 {
-			return false, "no Job yet"
-		}
-		*job = list.Items[0]
-		return true, ""
+		return len(s.Status.Runs) > 0, fmt.Sprintf("%+v", s.Status)
 	})
-	// The runs' init container is the operator's own image, read from its Pod.
-	if got := job.Spec.Template.Spec.InitContainers[0].Image; got != operatorImage {
-		t.Errorf("the run's init container image is %s, want the operator's pinned image %s", got, operatorImage)
-	}
-	n.say("Job %s: init container %s (image %s), executor image %s",
-		job.Name, job.Spec.Template.Spec.InitContainers[0].Name, job.Spec.Template.Spec.InitContainers[0].Image, job.Spec.Template.Spec.Containers[0].Image)
-
-	n.step("the kubelet stand-in runs the Job's pod on this machine (playbook-runner of the image, Debian's ansible-playbook)")
-	executor := job.Spec.Template.Spec.Containers[0].Image
-	kubelet := &kubelettest.Kubelet{Client: k8sClient,
-		Binaries: map[string]string{jobs.OperatorRunnerPath: filepath.Join(imageContext(t, goruntime.GOARCH), "playbook-runner")},
-		ImageIDs: map[string]string{executor: executor}}
-	res := kubelet.RunJob(t, job)
-	n.say("exit code %d, termination message:\n%s", res.ExitCode, res.TerminationMessage)
-	if res.ExitCode != 0 {
-		t.Fatalf("the playbook failed:\n%s", res.Output)
-	}
-	testenv.Eventually(t, "the run recorded in the Playbook's status", 30*time.Second, func() (bool, string) {
-		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pb), pb); err != nil {
-			return false, err.Error()
-		}
-		return len(pb.Status.Runs) > 0 && pb.Status.Runs[0].Result == ansiblev1alpha1.RunSucceeded, fmt.Sprintf("%+v", pb.Status.Runs)
-	})
-
-	n.step("kubectl get cronjob,job -n %s", operatorNamespace)
-	var cjs batchv1.CronJobList
-	if err := k8sClient.List(ctx, &cjs, client.InNamespace(operatorNamespace)); err != nil {
-		t.Fatal(err)
-	}
-	if len(cjs.Items) != 1 {
-		t.Fatalf("%d CronJobs, want the Schedule's one", len(cjs.Items))
-	}
-	for _, cj := range cjs.Items {
-		tz := ""
-		if cj.Spec.TimeZone != nil {
-			tz = *cj.Spec.TimeZone
-		}
-		n.say("cronjob/%s  schedule %q  timeZone %s  concurrencyPolicy %s  image %s", cj.Name, cj.Spec.Schedule, tz, cj.Spec.ConcurrencyPolicy,
-			cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image)
-	}
-	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
-		t.Fatal(err)
-	}
-	n.say("job/%s  succeeded %d  completed %v", job.Name, job.Status.Succeeded, job.Status.CompletionTime)
-
-	n.step("status of the CRs")
-	for _, o := range []client.Object{
-		&ansiblev1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: operatorNamespace}},
-		pb,
-		&ansiblev1alpha1.Schedule{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: operatorNamespace}},
-	} {
-		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
-			t.Fatal(err)
-		}
-		n.say("%s/%s:\n%s", strings.ToLower(fmt.Sprintf("%T", o)[strings.LastIndex(fmt.Sprintf("%T", o), ".")+1:]), o.GetName(), indent(statusYAML(t, o)))
+	n.say("%s", kubectl("-n", operatorNamespace, "get", "cronjob,jobs"))
+	n.say("schedule/nightly:\n%s", indent(statusYAML(t, s)))
+	if s.Status.Runs[0].Result != ansiblev1alpha1.RunSucceeded {
+		t.Errorf("the scheduled run %+v did not succeed", s.Status.Runs[0])
 	}
 
-	n.step("curl %s/metrics | grep ansible_operator_job_runs_total", metricsAddr)
-	series := scrape(t, "http://"+metricsAddr+"/metrics")
-	var lines []string
-	for _, sample := range series["ansible_operator_job_runs_total"] {
-		kind, result := sample.Labels["kind"], sample.Labels["result"]
-		lines = append(lines, fmt.Sprintf("ansible_operator_job_runs_total{kind=%q,result=%q} %v", kind, result, sample.Value))
-		want := 0.0
-		if kind == "Playbook" && result == "succeeded" {
-			want = 1
+	n.step("the run counter, from each replica's metrics endpoint (the metrics Service's endpoints)")
+	counted := map[string]float64{}
+	for _, kind := range []string{"Playbook", "Schedule"} {
+		for _, v := range c.runsCounted(t, kind) {
+			counted[kind] += v
 		}
-		if sample.Value != want {
-			t.Errorf("ansible_operator_job_runs_total%v = %v, want %v (the run counted once)", sample.Labels, sample.Value, want)
-		}
+		n.say("ansible_operator_job_runs_total{kind=%q} %v", kind, counted[kind])
 	}
-	sort.Strings(lines)
-	n.say("%s", strings.Join(lines, "\n"))
-	n.step("done: the processes stop and the temporary files are removed")
+	if counted["Playbook"] != 1 || counted["Schedule"] < 1 {
+		t.Errorf("runs counted %v, want the run-now once and the scheduled run", counted)
+	}
+	if os.Getenv("KEEP") != "" {
+		n.step("KEEP=1: the cluster and the operator stay up")
+		return
+	}
+	n.step("done: the operator is removed, the cluster stops if make demo started it")
 }
 
 func findCondition(cs []metav1.Condition, typ string) *metav1.Condition {

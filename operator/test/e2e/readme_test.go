@@ -27,6 +27,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -69,11 +71,11 @@ func readmeBlocks(t *testing.T) []readmeBlock {
 	return out
 }
 
-// TestREADME runs the README's readme: blocks in order in a copy of the
-// repository, against the envtest API server (kubectl) and a registry on
-// localhost:5000, and checks what each did.
+// TestREADME runs the README's readme: blocks in a copy of the
+// repository, against the local cluster (kubectl) and its registry, and
+// checks what each did.
 func TestREADME(t *testing.T) {
-	requireEnv(t)
+	c := useCluster(t)
 	blocks := map[string]readmeBlock{}
 	var order []string
 	for _, b := range readmeBlocks(t) {
@@ -82,25 +84,26 @@ func TestREADME(t *testing.T) {
 			order = append(order, b.name)
 		}
 	}
-	want := []string{"two-commands", "fn-config", "push", "pin", "install", "crs", "upgrade", "backup", "migrate",
+	want := []string{"two-commands", "cluster-up-output", "fn-config", "cluster-up", "push", "registry", "pin", "install", "crs", "upgrade", "uninstall", "backup", "migrate",
 		"troubleshoot-verify", "troubleshoot-manifest-unknown", "troubleshoot-drift",
 		"kustomize-files", "kustomize-exec", "kpt-files", "kpt", "development"}
 	if strings.Join(order, ",") != strings.Join(want, ",") {
 		t.Fatalf("README readme: blocks %v, want %v", order, want)
 	}
 
-	// A cluster of its own: the README starts from an empty one, and the
-	// other tests' objects (TestDemo applies the same overlay) stay out.
-	api, err := startAPIServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = api.stop() })
-	k8sClient := api.client
-	startRegistryAt(t, "127.0.0.1:5000")
+	// The README installs the overlay as it is: the other tests'
+	// installation goes first, the README's own at the end (uninstall).
+	c.uninstallOperator(t)
+	k8sClient := c.client
+	// The README's tag moves push other images as ansible-runner:13: the
+	// runner image is restored for the other tests.
+	t.Cleanup(func() {
+		mustSh(t, "", nil, "", tool(t, "crane"), "push", "--insecure", filepath.Join(repoRoot(), "bin", "cluster-images", "ansible-runner:13"), c.registry+"/ansible-runner:13")
+	})
+	registry := c.registry
 	// The README's commands change files: a copy of the trees they edit,
 	// the rest of the repository linked.
-	work := copyTree(t, "localhost:5000")
+	work := copyTree(t, "localhost:5000") // the README's registry block points it at $REGISTRY
 	for _, link := range []string{"Makefile", "hack", "bin", "_out", "functions", "operator", "Dockerfile.fn", "Dockerfile.operator", "go.work", "go.work.sum", ".git"} {
 		if err := os.Symlink(filepath.Join(repoRoot(), link), filepath.Join(work, link)); err != nil {
 			t.Fatal(err)
@@ -115,7 +118,7 @@ func TestREADME(t *testing.T) {
 	}
 	env := []string{
 		"PATH=" + filepath.Join(repoRoot(), "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
-		"KUBECONFIG=" + api.kubeconfig, "HOME=" + home, "DOCKER_CONFIG=" + filepath.Join(home, ".docker"),
+		"KUBECONFIG=" + c.kubeconfig, "REGISTRY=" + registry, "HOME=" + home, "DOCKER_CONFIG=" + filepath.Join(home, ".docker"),
 		"GOCACHE=" + goEnv(t, "GOCACHE"), "GOMODCACHE=" + goEnv(t, "GOMODCACHE"), "GOPATH=" + goEnv(t, "GOPATH"),
 		"XDG_CACHE_HOME=" + xdgCache(t),
 	}
@@ -133,9 +136,9 @@ func TestREADME(t *testing.T) {
 	}
 	ctx := context.Background()
 	crane := tool(t, "crane")
-	pushRunner := func() { t.Helper(); pushRandom(t, "localhost:5000/ansible-runner:13") }
+	pushRunner := func() { t.Helper(); pushRandom(t, registry+"/ansible-runner:13") }
 	runnerDigest := func() string {
-		return strings.TrimSpace(mustSh(t, "", nil, "", crane, "digest", "--insecure", "localhost:5000/ansible-runner:13").stdout)
+		return strings.TrimSpace(mustSh(t, "", nil, "", crane, "digest", "--insecure", registry+"/ansible-runner:13").stdout)
 	}
 	appliedConfig := func() opconfig.Config {
 		t.Helper()
@@ -161,10 +164,19 @@ func TestREADME(t *testing.T) {
 		// make test is this very run; make demo runs here for real.
 		r := mustSh(t, work, env, "", "make", "demo")
 		for _, want := range []string{"pin-images pin -w examples/update-digests/pinned/", "the registry was stopped before this render",
-			"kubectl annotate playbook site", "result: Succeeded", "cronjob/nightly", `ansible_operator_job_runs_total{kind="Playbook",result="succeeded"} 1`} {
+			"kubectl annotate playbook site", "result: Succeeded", "cronjob.batch/nightly", `ansible_operator_job_runs_total{kind="Playbook"} 1`,
+			"hello from the operator", "PLAY RECAP"} {
 			if !strings.Contains(r.stdout+r.stderr, want) {
 				t.Errorf("make demo: want %q in its output:\n%s", want, r)
 			}
+		}
+	})
+	t.Run("cluster-up-output", func(t *testing.T) {
+		// The block shows exactly what make -s cluster-up prints here (the
+		// cluster is up: it prints the same two lines).
+		r := mustSh(t, work, env, "", "make", "-s", "cluster-up")
+		if got, want := r.stdout, blocks["cluster-up-output"].body; got != want {
+			t.Errorf("make -s cluster-up printed\n%s\nthe README shows\n%s", got, want)
 		}
 	})
 	t.Run("fn-config", func(t *testing.T) {
@@ -188,20 +200,32 @@ func TestREADME(t *testing.T) {
 			t.Errorf("pin-images accepted an unknown config field:\n%s", r)
 		}
 	})
-	t.Run("install, upgrade, migration, troubleshooting", func(t *testing.T) {
+	t.Run("install, upgrade, uninstall, migration, troubleshooting", func(t *testing.T) {
+		if r := run(t, "cluster-up"); !regexp.MustCompile(`(?m)^localcluster\s+Ready`).MatchString(r.stdout) {
+			t.Errorf("cluster-up: want the node Ready in\n%s", r)
+		}
 		r := run(t, "push")
-		opRef := regexp.MustCompile(`localhost:5000/ansible-playbook-operator:dev@(sha256:[a-f0-9]{64})`).FindStringSubmatch(r.stdout)
+		opRef := regexp.MustCompile(regexp.QuoteMeta(registry)+`/ansible-playbook-operator:dev@(sha256:[a-f0-9]{64})`).FindStringSubmatch(r.stdout)
 		if opRef == nil {
 			t.Fatalf("push printed no operator index digest:\n%s", r)
 		}
-		pushRunner()
+		run(t, "registry")
+		for f, want := range map[string]string{"kustomization.yaml": "newName: " + registry + "/ansible-playbook-operator", "operator-config.yaml": "repository: " + registry + "/ansible-runner"} {
+			if b := string(must(os.ReadFile(filepath.Join(work, "kustomize", "overlays", "production", f)))); !strings.Contains(b, want) {
+				t.Errorf("registry: %s lacks %q:\n%s", f, want, b)
+			}
+		}
 		run(t, "pin")
-		run(t, "install")
 		r = run(t, "install")
-		if got, want := strings.TrimSpace(lastLine(r.stdout)), "localhost:5000/ansible-playbook-operator:dev@"+opRef[1]; got != want {
+		if got, want := strings.TrimSpace(lastLine(r.stdout)), registry+"/ansible-playbook-operator:dev@"+opRef[1]; got != want {
 			t.Errorf("install: the Deployment runs %q, want %q", got, want)
 		}
-		if img, pinned := appliedConfig().ExecutorImage(""); img != "localhost:5000/ansible-runner@"+runnerDigest() || !pinned {
+		for _, pod := range c.operatorPods(t) {
+			if got := digestOf(pod.Status.ContainerStatuses[0].ImageID); got != opRef[1] {
+				t.Errorf("install: pod %s imageID %s, want the pinned index %s", pod.Name, pod.Status.ContainerStatuses[0].ImageID, opRef[1])
+			}
+		}
+		if img, pinned := appliedConfig().ExecutorImage(""); img != registry+"/ansible-runner@"+runnerDigest() || !pinned {
 			t.Errorf("install: the executor is %s (pinned %v), want the pushed digest %s", img, pinned, runnerDigest())
 		}
 		r = run(t, "crs")
@@ -235,7 +259,7 @@ func TestREADME(t *testing.T) {
 			t.Fatalf("the older CRD was not applied: %v, %d printer columns", err, len(crd.Spec.Versions[0].AdditionalPrinterColumns))
 		}
 		run(t, "upgrade")
-		if img, _ := appliedConfig().ExecutorImage(""); img != "localhost:5000/ansible-runner@"+runnerDigest() {
+		if img, _ := appliedConfig().ExecutorImage(""); img != registry+"/ansible-runner@"+runnerDigest() {
 			t.Errorf("upgrade: the executor is %s, want the moved digest %s", img, runnerDigest())
 		}
 		if err := k8sClient.Get(ctx, types.NamespacedName{Name: "playbooks.ansible.cloud37.dev"}, crd); err != nil {
@@ -285,10 +309,18 @@ func TestREADME(t *testing.T) {
 		if !strings.Contains(r.stderr, "digest verification failed") || !strings.Contains(r.stderr, "executorDefaults.image.digest") {
 			t.Errorf("troubleshoot-drift: want digest verification failed for the runner\n%s", r)
 		}
+
+		run(t, "uninstall")
+		for _, o := range []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}},
+			&apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: "playbooks.ansible.cloud37.dev"}}} {
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(o), o); !apierrors.IsNotFound(err) {
+				t.Errorf("uninstall: %T %s: %v, want it gone", o, o.GetName(), err)
+			}
+		}
 	})
 	t.Run("pipelines", func(t *testing.T) {
 		pushRunner()
-		deployment := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: runner\n        image: localhost:5000/ansible-runner:13\n"
+		deployment := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: runner\n        image: " + registry + "/ansible-runner:13\n"
 		for _, files := range []string{"kustomize-files", "kpt-files"} {
 			for _, f := range splitFiles(t, blocks[files].body) {
 				write(t, filepath.Join(work, f.path), f.body)
@@ -298,7 +330,7 @@ func TestREADME(t *testing.T) {
 		write(t, filepath.Join(work, "pkg", "deployment.yaml"), deployment)
 		digest := runnerDigest()
 		r := run(t, "kustomize-exec")
-		if !strings.Contains(r.stdout, "localhost:5000/ansible-runner:13@"+digest) {
+		if !strings.Contains(r.stdout, registry+"/ansible-runner:13@"+digest) {
 			t.Errorf("kustomize-exec: want the pinned image in\n%s", r)
 		}
 		run(t, "kpt")
@@ -306,7 +338,7 @@ func TestREADME(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(got), "localhost:5000/ansible-runner:13@"+digest) {
+		if !strings.Contains(string(got), registry+"/ansible-runner:13@"+digest) {
 			t.Errorf("kpt: want the pinned image in\n%s", got)
 		}
 	})
@@ -338,7 +370,7 @@ func TestREADME(t *testing.T) {
 		}
 		for target, want := range map[string]string{
 			"help": "push-images", "bench": "BenchmarkResolve", "bench-operator": "BenchmarkOperatorScale",
-			"images": "loaded localhost/ansible-playbook-operator:dev", "push-images": "localhost:5000/pin-images:",
+			"images": "loaded localhost/ansible-playbook-operator:dev", "push-images": registry + "/pin-images:",
 		} {
 			if !strings.Contains(outputs[target], want) {
 				t.Errorf("make %s: want %q in its output:\n%s", target, want, outputs[target])

@@ -205,7 +205,7 @@ func TestREADME(t *testing.T) {
 			t.Errorf("cluster-up: want the node Ready in\n%s", r)
 		}
 		r := run(t, "push")
-		opRef := regexp.MustCompile(regexp.QuoteMeta(registry)+`/ansible-playbook-operator:dev@(sha256:[a-f0-9]{64})`).FindStringSubmatch(r.stdout)
+		opRef := regexp.MustCompile(regexp.QuoteMeta(registry) + `/ansible-playbook-operator:dev@(sha256:[a-f0-9]{64})`).FindStringSubmatch(r.stdout)
 		if opRef == nil {
 			t.Fatalf("push printed no operator index digest:\n%s", r)
 		}

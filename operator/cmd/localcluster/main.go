@@ -63,6 +63,7 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c := localcluster.New(layout, os.Stderr)
+	c.Starter = localcluster.StarterCommand
 
 	switch args[0] {
 	case "up":

@@ -37,9 +37,18 @@ import (
 type Cluster struct {
 	Layout
 	// Log receives progress lines (stderr for `make cluster-up`).
-	Log   io.Writer
-	procs processes
+	Log io.Writer
+	// Starter says who starts it (recorded by Up): StarterCommand for
+	// `make cluster-up`, StarterSession for a test's Use.
+	Starter string
+	procs   processes
 }
+
+// Who started the cluster.
+const (
+	StarterCommand = "make cluster-up"
+	StarterSession = "session"
+)
 
 // New returns the cluster of layout l; nothing is started.
 func New(l Layout, log io.Writer) *Cluster {
@@ -62,6 +71,8 @@ type hostState struct {
 	CreatedDirs []string `json:"createdDirs,omitempty"`
 	// Up is set once every component is ready.
 	Up bool `json:"up"`
+	// Starter is the Cluster's Starter that started it.
+	Starter string `json:"starter,omitempty"`
 }
 
 func (c *Cluster) hostStateFile() string { return c.state("host-state.json") }
@@ -325,12 +336,19 @@ func Use(ctx context.Context, l Layout, images []Image, log io.Writer) (*Session
 		return nil, err
 	}
 	c := New(l, log)
+	c.Starter = StarterSession
 	started, err := c.Up(ctx, images)
 	if err != nil {
 		users.unlock()
 		return nil, err
 	}
 	return &Session{Cluster: c, users: users, started: started}, nil
+}
+
+// StartedBy is who started the running cluster ("" when it is not up).
+func (c *Cluster) StartedBy() string {
+	s, _ := c.readHostState()
+	return s.Starter
 }
 
 // Started reports whether this session started the cluster (and Close

@@ -74,8 +74,14 @@ func TestUpDown_afterAKill(t *testing.T) {
 	defer users.unlock()
 	ctx := context.Background()
 	c := New(layout, testLog{t})
-	if c.Ready(ctx) == nil {
-		t.Skip("a cluster is up (make cluster-up): this test stops the cluster, so it runs only when none is")
+	// With no user left, a cluster a test session started is being
+	// stopped by it: this test may take it over. One `make cluster-up`
+	// started is the user's.
+	if c.Ready(ctx) == nil && c.StartedBy() != StarterSession {
+		t.Skip("a cluster `make cluster-up` started is up: this test stops the cluster, so it runs only when none is")
+	}
+	if err := c.Down(); err != nil {
+		t.Fatal(err)
 	}
 	before := snapshotHost(t, layout)
 	t.Cleanup(func() {

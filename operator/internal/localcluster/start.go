@@ -40,7 +40,7 @@ func (c *Cluster) start(ctx context.Context, cond Conditions, images []Image) er
 	if err := c.checkPortsFree(); err != nil {
 		return err
 	}
-	hs := hostState{}
+	hs := hostState{Starter: c.Starter}
 	tables, err := run("nft", "", "list", "tables")
 	if err != nil {
 		return err

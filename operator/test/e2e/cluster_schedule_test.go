@@ -54,6 +54,9 @@ const longPlaybook = `- hosts: localhost
 // lastRunTime, lastJobRef and lastRunRevision. A third Schedule at noon in
 // Asia/Kolkata shows that nextRunTime is computed in the zone.
 func TestCluster_schedule(t *testing.T) {
+	// Waits for minute boundaries: in parallel with the other tests that
+	// do, so that the suite waits once.
+	t.Parallel()
 	c := useCluster(t)
 	c.ensureOperator(t)
 	ctx := context.Background()

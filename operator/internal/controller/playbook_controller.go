@@ -44,6 +44,7 @@ import (
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/git"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/metrics"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/runspec"
 )
 
 // Field indexes: dependents are found through the API cache, so a
@@ -226,15 +227,23 @@ func (r *PlaybookReconciler) validate(ctx context.Context, pb *ansiblev1alpha1.P
 		message: fmt.Sprintf("ready to run %s at commit %s", pb.Spec.PlaybookPath, repo.Status.ResolvedRevision)}, repo, nil
 }
 
-// paths the run needs in the checkout.
+// requiredPaths are the paths of the Playbook that must exist in the
+// repository at the commit. Host lists and absolute paths (files of the
+// executor image or of mounted volumes) are the runner's to check: the same
+// rule, runspec.InventoryKind and FileKind, decides in both places.
 func requiredPaths(pb *ansiblev1alpha1.Playbook) []string {
 	paths := []string{pb.Spec.PlaybookPath}
+	inventories := pb.Spec.InventoryPaths
 	if pb.Spec.InventoryPath != "" {
-		paths = append(paths, pb.Spec.InventoryPath)
+		inventories = []string{pb.Spec.InventoryPath}
 	}
-	paths = append(paths, pb.Spec.InventoryPaths...)
-	if pb.Spec.AnsibleCfgPath != "" {
-		paths = append(paths, pb.Spec.AnsibleCfgPath)
+	for _, inv := range inventories {
+		if runspec.InventoryKind(inv) == runspec.RepositoryPath {
+			paths = append(paths, inv)
+		}
+	}
+	if cfg := pb.Spec.AnsibleCfgPath; cfg != "" && runspec.FileKind(cfg) == runspec.RepositoryPath {
+		paths = append(paths, cfg)
 	}
 	return paths
 }

@@ -23,6 +23,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -92,11 +93,13 @@ func summarize(obj conditioned, o outcome) {
 	}
 }
 
-// patchStatus writes the status once, and only when it changed. The patch
-// is optimistically locked: a reconcile that read a stale object from the
+// patchStatus writes the status once, and only when it changed; baseStatus
+// and status point to the snapshot's and obj's status. The patch is
+// optimistically locked: a reconcile that read a stale object from the
 // cache gets a conflict and is retried, so the runs, events and metrics
 // announced after a successful patch are announced exactly once.
-func patchStatus(ctx context.Context, c client.Client, base, obj client.Object, baseStatus, status any) error {
+func patchStatus(ctx context.Context, c client.Client, base client.Object, obj conditioned, baseStatus, status any) error {
+	fillTransitionTimes(obj, time.Now())
 	if equality.Semantic.DeepEqual(baseStatus, status) {
 		return nil
 	}
@@ -105,6 +108,21 @@ func patchStatus(ctx context.Context, c client.Client, base, obj client.Object, 
 		return fmt.Errorf("failed to patch status: %w", err)
 	}
 	return nil
+}
+
+// fillTransitionTimes gives every condition without a lastTransitionTime
+// one. The Python operator never set it, and meta.SetStatusCondition keeps
+// the time of a condition whose status did not change, so a migrated
+// condition would otherwise reach the API server as null, which the CRD
+// refuses: every status write would fail.
+func fillTransitionTimes(obj conditioned, now time.Time) {
+	conds := obj.GetConditions()
+	for i := range conds {
+		if conds[i].LastTransitionTime.IsZero() {
+			conds[i].LastTransitionTime = metav1.NewTime(now)
+		}
+	}
+	obj.SetConditions(conds)
 }
 
 // releaseLegacy removes the Python operator's finalizers and annotations.

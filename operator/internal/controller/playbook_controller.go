@@ -151,7 +151,7 @@ func (r *PlaybookReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	}
 	base := pb.DeepCopy()
 	added, err := r.reconcile(ctx, pb)
-	if perr := patchStatus(ctx, r.Client, base, pb, base.Status, pb.Status); perr != nil {
+	if perr := patchStatus(ctx, r.Client, base, pb, &base.Status, &pb.Status); perr != nil {
 		return reconcile.Result{}, errors.Join(err, perr)
 	}
 	announceRuns(r.Recorder, pb, "Playbook", added)

@@ -94,7 +94,7 @@ func (r *RepositoryReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 	}
 	base := repo.DeepCopy()
 	res, err := r.reconcile(ctx, repo)
-	if perr := patchStatus(ctx, r.Client, base, repo, base.Status, repo.Status); perr != nil {
+	if perr := patchStatus(ctx, r.Client, base, repo, &base.Status, &repo.Status); perr != nil {
 		return reconcile.Result{}, errors.Join(err, perr)
 	}
 	emitReadyTransition(r.Recorder, repo, base.Status.Conditions)

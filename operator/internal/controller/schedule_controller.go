@@ -150,7 +150,7 @@ func (r *ScheduleReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	}
 	base := s.DeepCopy()
 	res, added, err := r.reconcile(ctx, s)
-	if perr := patchStatus(ctx, r.Client, base, s, base.Status, s.Status); perr != nil {
+	if perr := patchStatus(ctx, r.Client, base, s, &base.Status, &s.Status); perr != nil {
 		return reconcile.Result{}, errors.Join(err, perr)
 	}
 	announceRuns(r.Recorder, s, "Schedule", added)

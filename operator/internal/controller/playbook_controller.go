@@ -80,6 +80,11 @@ var _ reconcile.Reconciler = (*PlaybookReconciler)(nil)
 
 // +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=playbooks,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=playbooks/status,verbs=get;update;patch
+// Run Jobs block their Playbook's deletion until the garbage collector has
+// removed them; the OwnerReferencesPermissionEnforcement admission plugin
+// (on in OpenShift) lets only a user who may update the owner's finalizers
+// set that.
+// +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=playbooks/finalizers,verbs=update
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;persistentvolumeclaims,verbs=get;list;watch

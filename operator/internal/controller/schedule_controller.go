@@ -67,6 +67,9 @@ var _ reconcile.Reconciler = (*ScheduleReconciler)(nil)
 
 // +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=schedules,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=schedules/status,verbs=get;update;patch
+// The CronJob and manual run Jobs block the Schedule's deletion (see
+// playbooks/finalizers).
+// +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=schedules/finalizers,verbs=update
 // +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch
 
 // SetupWithManager registers the reconciler and its field index.

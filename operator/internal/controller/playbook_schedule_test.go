@@ -529,46 +529,6 @@ func TestReconcilers_noOpWritesNothing(t *testing.T) {
 	}
 }
 
-// TestScheduleReconciler_adoptsPythonOperatorCronJob: a CronJob named after
-// the Schedule, written by the Python operator's update manager, is adopted:
-// server-side apply takes ownership of its fields from "ansible-operator".
-func TestScheduleReconciler_adoptsPythonOperatorCronJob(t *testing.T) {
-	requireEnv(t)
-	f := newFixture(t, "")
-	ctx := context.Background()
-	s := &ansiblev1alpha1.Schedule{ObjectMeta: metav1.ObjectMeta{Name: "legacy", Namespace: f.ns,
-		Finalizers:  []string{"kopf.zalando.org/KopfFinalizerMarker"},
-		Annotations: map[string]string{"kopf.zalando.org/last-handled-configuration": "{}"},
-	}, Spec: ansiblev1alpha1.ScheduleSpec{PlaybookRef: ansiblev1alpha1.ObjectReference{Name: "site"}, Schedule: "*/30 * * * *"}}
-	if err := k8sClient.Create(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	// In the reference's shape: same name, its labels, written with an update by the ansible-operator manager.
-	old := &batchv1.CronJob{
-		ObjectMeta: metav1.ObjectMeta{Name: "legacy", Namespace: f.ns,
-			Labels:      map[string]string{"ansible.cloud37.dev/managed-by": "ansible-operator"},
-			Annotations: map[string]string{"ansible.cloud37.dev/owner-uid": string(s.UID)}},
-		Spec: batchv1.CronJobSpec{Schedule: "0 3 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{
-			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "ansible-runner", Image: "kenchrcum/ansible-runner:latest"}}},
-		}}}},
-	}
-	if err := k8sClient.Create(ctx, old, client.FieldOwner("ansible-operator")); err != nil {
-		t.Fatal(err)
-	}
-	startOperator(t, f.env)
-	waitReady(t, s)
-	cj := get(t, &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "legacy", Namespace: f.ns}})
-	if cj.Spec.Schedule != "*/30 * * * *" || !metav1.IsControlledBy(cj, s) || !managedBy(cj, FieldOwner, "Apply") {
-		t.Errorf("not adopted: schedule %q controlled %v managers %v", cj.Spec.Schedule, metav1.IsControlledBy(cj, s), cj.ManagedFields)
-	}
-	if c := cj.Spec.JobTemplate.Spec.Template.Spec.Containers; len(c) != 1 || c[0].Image == "kenchrcum/ansible-runner:latest" {
-		t.Errorf("the old executor container was kept: %+v", c)
-	}
-	if got := get(t, s); len(got.Finalizers) != 0 {
-		t.Errorf("kopf finalizer not released: %v", got.Finalizers)
-	}
-}
-
 // TestPlaybookReconciler_configChange: the OperatorConfig is read on change.
 func TestPlaybookReconciler_configChange(t *testing.T) {
 	requireEnv(t)

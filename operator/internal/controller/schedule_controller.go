@@ -33,7 +33,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/csaupgrade"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -52,6 +54,10 @@ import (
 // appliedHashAnnotation records what the operator last applied to a CronJob,
 // so a reconcile that would apply the same thing writes nothing.
 const appliedHashAnnotation = "ansible.cloud37.dev/applied-hash"
+
+// pythonFieldManager is the field manager of the Python operator's creates
+// and patches (not server-side apply).
+const pythonFieldManager = "ansible-operator"
 
 // ScheduleReconciler keeps one batch/v1 CronJob per Schedule in sync by
 // server-side apply, and records the runs it makes.
@@ -290,7 +296,11 @@ func (r *ScheduleReconciler) applyCronJob(ctx context.Context, s *ansiblev1alpha
 	}
 	sum := sha256.Sum256(b)
 	hash := hex.EncodeToString(sum[:8])
-	if current != nil && current.Annotations[appliedHashAnnotation] == hash && metav1.IsControlledBy(current, s) {
+	adopted, err := r.adoptCronJob(ctx, current)
+	if err != nil {
+		return outcome{}, false, err
+	}
+	if !adopted && current != nil && current.Annotations[appliedHashAnnotation] == hash && metav1.IsControlledBy(current, s) {
 		return outcome{}, true, nil
 	}
 	obj := &unstructured.Unstructured{Object: u}
@@ -307,6 +317,30 @@ func (r *ScheduleReconciler) applyCronJob(ctx context.Context, s *ansiblev1alpha
 		ctrl.LoggerFrom(ctx).Info("Created CronJob", "cronJob", desired.Name, "schedule", computed)
 	}
 	return outcome{}, true, nil
+}
+
+// adoptCronJob hands the fields the Python operator's field manager owns
+// in current to our apply manager, and reports whether it did. Server-side
+// apply removes a field only from the manager that applied it: without the
+// hand-over, the old shell script in args, its ssh and vault volumes and
+// mounts, REPO_TOKEN and its labels would outlive the adoption, and every
+// scheduled run would pass that script to playbook-runner. With it, the
+// apply that follows removes whatever the builder does not set.
+func (r *ScheduleReconciler) adoptCronJob(ctx context.Context, current *batchv1.CronJob) (bool, error) {
+	if current == nil {
+		return false, nil
+	}
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(current, sets.New(pythonFieldManager), FieldOwner)
+	if err != nil || patch == nil {
+		return false, err
+	}
+	// The patch carries the resourceVersion read: a CronJob changed since is
+	// a conflict, and the reconcile is retried.
+	if err := r.Client.Patch(ctx, current, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		return false, fmt.Errorf("failed to adopt CronJob %q from the Python operator: %w", current.Name, err)
+	}
+	ctrl.LoggerFrom(ctx).Info("Adopted the Python operator's CronJob", "cronJob", current.Name)
+	return true, nil
 }
 
 // runNow makes a manual run of the Schedule (its resources apply).

@@ -220,8 +220,14 @@ type RepositorySpec struct {
 	URL string `json:"url"`
 
 	// revision is a commit SHA to run instead of the tip of branch: 7 to 40
-	// hex digits (64 for SHA-256 repositories). It overrides branch and
-	// does not need to be a branch tip. Optional.
+	// hex digits, in any case. It overrides branch and does not need to be
+	// a branch tip. An abbreviation is resolved once to the full commit
+	// (status.resolvedRevision) among the commits of every branch and tag,
+	// which the operator fetches for that within 64 MiB (Ready is False
+	// with reason RevisionNotFound when no commit, several commits, or a
+	// larger repository stand in the way: then give the full 40 digits).
+	// 64-digit SHA-256 names are accepted by the schema but refused
+	// (Stalled): runs check out SHA-1 repositories only. Optional.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9a-fA-F]{7,40}|[0-9a-fA-F]{64})$')",message="revision must be a commit SHA: 7 to 40 hex digits (64 for SHA-256 repositories); to follow a branch set branch instead"

@@ -40,6 +40,7 @@ import (
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/controller"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/git"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
 )
 
@@ -146,7 +147,7 @@ func run() error {
 	recorder := mgr.GetEventRecorder("ansible-playbook-operator")
 	if err := (&controller.PlaybookReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, Env: env,
-		CheckPaths: controller.CheckPaths,
+		CheckPaths: git.CheckPaths,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the Playbook controller: %w", err)
 	}

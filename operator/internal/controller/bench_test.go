@@ -40,6 +40,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/git"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/gittest"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/metrics"
@@ -171,7 +172,7 @@ func runBenchOperator(b *testing.B, env Environment, workers int, writes *atomic
 	rec := mgr.GetEventRecorder("bench")
 	for _, err := range []error{
 		(&RepositoryReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec}).SetupWithManager(mgr),
-		(&PlaybookReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Env: env, CheckPaths: CheckPaths}).SetupWithManager(mgr),
+		(&PlaybookReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Env: env, CheckPaths: git.CheckPaths}).SetupWithManager(mgr),
 		(&ScheduleReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Env: env}).SetupWithManager(mgr),
 	} {
 		if err != nil {

@@ -189,7 +189,7 @@ func TestMigration_pythonStatusIsWritable(t *testing.T) {
 	}{
 		{&RepositoryReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Clock: clock, ResolveBranch: git.ResolveBranch, LsRemote: git.LsRemote},
 			&ansiblev1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: "infra", Namespace: ns}}},
-		{&PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: env, CheckPaths: CheckPaths},
+		{&PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: env, CheckPaths: git.CheckPaths},
 			&ansiblev1alpha1.Playbook{ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: ns}}},
 		{&ScheduleReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: env, Clock: clock},
 			&ansiblev1alpha1.Schedule{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: ns}}},

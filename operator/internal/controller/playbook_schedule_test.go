@@ -96,7 +96,7 @@ func startOperator(t *testing.T, env Environment) {
 		if err := (&RepositoryReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec}).SetupWithManager(mgr); err != nil {
 			return err
 		}
-		if err := (&PlaybookReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Env: env, CheckPaths: CheckPaths}).SetupWithManager(mgr); err != nil {
+		if err := (&PlaybookReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Env: env, CheckPaths: git.CheckPaths}).SetupWithManager(mgr); err != nil {
 			return err
 		}
 		return (&ScheduleReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Env: env}).SetupWithManager(mgr)
@@ -484,7 +484,7 @@ func TestReconcilers_noOpWritesNothing(t *testing.T) {
 	fixed := clocktesting.NewFakePassiveClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	repoR := &RepositoryReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Clock: fixed}
 	repoR.ResolveBranch, repoR.LsRemote = git.ResolveBranch, git.LsRemote
-	pbR := &PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: CheckPaths}
+	pbR := &PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: git.CheckPaths}
 	sR := &ScheduleReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, Clock: fixed}
 	req := func(o client.Object) reconcile.Request {
 		return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)}
@@ -517,7 +517,7 @@ func TestReconcilers_noOpWritesNothing(t *testing.T) {
 		t.Fatalf("%d Jobs for run r1, want 1", n)
 	}
 	// A restart: new reconcilers with no memory replay everything.
-	pbR = &PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: CheckPaths}
+	pbR = &PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: git.CheckPaths}
 	sR = &ScheduleReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, Clock: fixed}
 	writes.Store(0)
 	settle()

@@ -115,7 +115,7 @@ func TestRBAC_ownerReferencesPermissionEnforcement(t *testing.T) {
 		obj client.Object
 	}{
 		{&RepositoryReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Clock: clock, ResolveBranch: git.ResolveBranch, LsRemote: git.LsRemote}, f.repo},
-		{&PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: CheckPaths}, f.pb},
+		{&PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: git.CheckPaths}, f.pb},
 		{&ScheduleReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, Clock: clock}, s},
 	}
 	for _, st := range steps {

@@ -97,6 +97,16 @@ func (r *Repo) Branch(t testing.TB, name string) {
 	r.push(t)
 }
 
+// DeleteBranch deletes branch name from the work repository and the bare
+// clone, if there is one; it must not be checked out.
+func (r *Repo) DeleteBranch(t testing.TB, name string) {
+	t.Helper()
+	runGit(t, r.Dir, "branch", "-q", "-D", name)
+	if r.bare != "" {
+		runGit(t, r.Dir, "push", "-q", "origin", "--delete", name)
+	}
+}
+
 // Tag creates the annotated tag name at the checked-out commit, pushes it to
 // the bare clone if there is one, and returns the tag object's hash (the
 // commit's is Head's).

@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/git"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/runspec"
 )
 
@@ -207,7 +208,7 @@ func validate(s runspec.Spec) error {
 	if s.Repository.URL == "" || s.Repository.Commit == "" || s.Playbook == "" {
 		return fail(ReasonInvalidSpec, "invalid run spec: repository.url, repository.commit and playbook are required")
 	}
-	if !isFullHash(s.Repository.Commit) {
+	if !git.IsFullHash(s.Repository.Commit) {
 		return fail(ReasonInvalidSpec, "invalid run spec: repository.commit %q is not a full 40-hex commit hash", s.Repository.Commit)
 	}
 	switch s.Repository.AuthMethod {
@@ -225,18 +226,6 @@ func validate(s runspec.Spec) error {
 		}
 	}
 	return nil
-}
-
-func isFullHash(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // DecodeSpec parses the runner's argument with runspec.Decode, and keeps

@@ -90,7 +90,11 @@ type ScheduleSpec struct {
 	Resources *ResourceRequirements `json:"resources,omitempty"`
 
 	// backoffLimit is how often a failed run's pod is retried before the
-	// run counts as failed. Default: 3; minimum 0.
+	// run counts as failed, for the Schedule's scheduled and manual runs.
+	// Failures before ansible-playbook starts (the fetch of the repository,
+	// ansible-galaxy) count; a pod that a disruption stopped (node drain,
+	// eviction, preemption: condition DisruptionTarget) is replaced without
+	// counting. Default: 3; minimum 0.
 	// +optional
 	// +kubebuilder:default=3
 	// +kubebuilder:validation:Minimum=0
@@ -111,8 +115,10 @@ type ScheduleSpec struct {
 	FailedJobsHistoryLimit *int32 `json:"failedJobsHistoryLimit,omitempty"`
 
 	// ttlSecondsAfterFinished deletes a finished Job (and its pod and logs)
-	// after this many seconds; its outcome stays in status.runs. Default:
-	// 3600; minimum 0.
+	// after this many seconds, for the Schedule's scheduled and manual
+	// runs; its outcome stays in status.runs (the run's pods keep the Job
+	// until the operator recorded it, even with 0). Default: 3600; minimum
+	// 0.
 	// +optional
 	// +kubebuilder:default=3600
 	// +kubebuilder:validation:Minimum=0

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -85,8 +86,10 @@ var _ reconcile.Reconciler = (*PlaybookReconciler)(nil)
 // (on in OpenShift) lets only a user who may update the owner's finalizers
 // set that.
 // +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=playbooks/finalizers,verbs=update
-// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// Finished run Jobs are annotated as recorded, and their pods' finalizer
+// jobs.RunRecordFinalizer is removed, once the run is in status.
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;persistentvolumeclaims,verbs=get;list;watch
 
 // SetupWithManager registers the reconciler and its field index.
@@ -149,50 +152,49 @@ func (r *PlaybookReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 
 	pb := &ansiblev1alpha1.Playbook{}
 	if err := r.Client.Get(ctx, req.NamespacedName, pb); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			return reconcile.Result{}, releaseOwnerless(ctx, r.Client, req.Namespace, jobs.OwnerKindPlaybook, req.Name)
+		}
+		return reconcile.Result{}, err
 	}
 	if _, err := releaseLegacy(ctx, r.Client, pb); err != nil {
 		return reconcile.Result{}, err
 	}
 	base := pb.DeepCopy()
-	added, err := r.reconcile(ctx, pb)
+	runs, err := r.reconcile(ctx, pb)
 	if perr := patchStatus(ctx, r.Client, base, pb, &base.Status, &pb.Status); perr != nil {
 		return reconcile.Result{}, errors.Join(err, perr)
 	}
-	announceRuns(r.Recorder, pb, "Playbook", added)
+	if ferr := runs.finish(ctx, r.Client); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
+	announceRuns(r.Recorder, pb, jobs.OwnerKindPlaybook, runs.added)
 	emitImagePullFailure(r.Recorder, pb, base.Status.Conditions)
 	emitReadyTransition(r.Recorder, pb, base.Status.Conditions)
 	return reconcile.Result{}, err
 }
 
-// reconcile runs the steps; it returns the run records that entered status.
-func (r *PlaybookReconciler) reconcile(ctx context.Context, pb *ansiblev1alpha1.Playbook) ([]ansiblev1alpha1.RunRecord, error) {
+// reconcile runs the steps; it returns what recording the runs changed.
+func (r *PlaybookReconciler) reconcile(ctx context.Context, pb *ansiblev1alpha1.Playbook) (runUpdate, error) {
 	// Finished runs are recorded whatever the Playbook's state.
-	jobList := &batchv1.JobList{}
-	if err := r.Client.List(ctx, jobList, client.InNamespace(pb.Namespace), client.MatchingLabels{
-		jobs.ManagedByLabel: jobs.ManagedByValue, jobs.OwnerKindLabel: "Playbook", jobs.OwnerNameLabel: jobs.LabelValue(pb.Name),
-	}); err != nil {
-		return nil, fmt.Errorf("failed to list Jobs: %w", err)
-	}
-	runs, added, err := recordRuns(ctx, r.Client, "Playbook", pb.Status.Runs, jobList.Items)
+	rs, err := listRuns(ctx, r.Client, pb.Namespace, jobs.OwnerKindPlaybook, pb.Name)
 	if err != nil {
-		return nil, err
+		return runUpdate{}, err
 	}
-	pb.Status.Runs = runs
-	if err := observeImagePulls(ctx, r.Client, pb, jobList.Items); err != nil {
-		return added, err
-	}
+	runs := rs.record(pb.Status.Runs, pb.UID)
+	pb.Status.Runs = mergeRuns(pb.Status.Runs, runs.added)
+	observeImagePulls(pb, rs)
 
 	o, repo, err := r.validate(ctx, pb)
 	if err != nil {
-		return added, err
+		return runs, err
 	}
 	summarize(pb, o)
 	pb.Status.ObservedGeneration = pb.Generation
 	if !o.ready {
-		return added, nil
+		return runs, nil
 	}
-	return added, r.runNow(ctx, pb, repo, jobList.Items)
+	return runs, r.runNow(ctx, pb, repo, rs.jobs)
 }
 
 // validate checks the Repository, the executor and the paths.
@@ -303,25 +305,29 @@ func (r *PlaybookReconciler) runNow(ctx context.Context, pb *ansiblev1alpha1.Pla
 		return err
 	}
 	in := jobs.Inputs{Playbook: pb, Repository: repo, Config: cfg, OperatorImage: r.Env.OperatorImage}
-	return startRun(ctx, r.Client, r.Recorder, pb, "Playbook", &pb.Status.LastHandledRunNow, in, existing)
+	return startRun(ctx, r.Client, r.Recorder, pb, jobs.OwnerKindPlaybook, &pb.Status.LastHandledRunNow, pb.Status.Runs, in, existing)
 }
 
 // startRun creates the Job of the owner's run-now id once: an id already
-// handled, or carried by an existing Job, is a no-op, so replaying after an
-// operator restart does nothing. lastHandled is the owner's status field.
-func startRun(ctx context.Context, c client.Client, rec events.EventRecorder, owner client.Object, kind string, lastHandled *string, in jobs.Inputs, existing []batchv1.Job) error {
+// handled (the last one, or one of the recorded runs), or carried by an
+// existing Job, is a no-op, so replaying after an operator restart or after
+// the TTL deleted the run's Job does nothing. lastHandled is the owner's
+// status field, runs its status.runs.
+func startRun(ctx context.Context, c client.Client, rec events.EventRecorder, owner client.Object, kind string, lastHandled *string, runs []ansiblev1alpha1.RunRecord, in jobs.Inputs, existing []batchv1.Job) error {
 	id := owner.GetAnnotations()[RunNowAnnotation]
 	if id == "" || id == *lastHandled {
 		return nil
 	}
 	name := jobs.JobName(kind, owner.GetName(), id)
+	handled := slices.ContainsFunc(runs, func(r ansiblev1alpha1.RunRecord) bool { return r.RunID == id && r.JobName == name })
 	for i := range existing {
-		if existing[i].Name == name || existing[i].Annotations[jobs.RunIDAnnotation] == id {
-			*lastHandled = id
-			return nil
-		}
+		handled = handled || existing[i].Name == name || existing[i].Annotations[jobs.RunIDAnnotation] == id
 	}
-	job, err := jobs.BuildJob(in, kind, owner.GetName(), id)
+	if handled {
+		*lastHandled = id
+		return nil
+	}
+	job, err := jobs.BuildJob(in, jobs.Owner{Kind: kind, Name: owner.GetName(), UID: owner.GetUID()}, id)
 	if err != nil {
 		return reconcile.TerminalError(fmt.Errorf("failed to build the Job of run %q: %w", id, err))
 	}

@@ -20,6 +20,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -215,6 +217,29 @@ func TestPlaybookReconciler_runNow(t *testing.T) {
 	})
 }
 
+// createJobPod creates a pod of job as the Job controller does
+// (GetPodFromTemplate): the template's labels, annotations and finalizers,
+// the job-name and controller-uid labels, a controller reference.
+func createJobPod(t *testing.T, job *batchv1.Job, suffix string) *corev1.Pod {
+	t.Helper()
+	tmpl := job.Spec.Template
+	labels := maps.Clone(tmpl.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[batchv1.JobNameLabel], labels[batchv1.ControllerUidLabel] = job.Name, string(job.UID)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-" + suffix, Namespace: job.Namespace, Labels: labels,
+			Annotations: maps.Clone(tmpl.Annotations), Finalizers: slices.Clone(tmpl.Finalizers),
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}},
+		Spec: *tmpl.Spec.DeepCopy(),
+	}
+	if err := k8sClient.Create(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	return pod
+}
+
 // finishJob writes a finished Job status and its pod with the runner's
 // termination message, as the Job controller and kubelet would.
 func finishJob(t *testing.T, job *batchv1.Job, ok bool, sum runspec.Summary) {
@@ -224,14 +249,7 @@ func finishJob(t *testing.T, job *batchv1.Job, ok bool, sum runspec.Summary) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-pod", Namespace: job.Namespace,
-			Labels: map[string]string{"batch.kubernetes.io/job-name": job.Name, jobs.ManagedByLabel: jobs.ManagedByValue}},
-		Spec: *job.Spec.Template.Spec.DeepCopy(),
-	}
-	if err := k8sClient.Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
+	pod := createJobPod(t, job, "pod")
 	exit := int32(0)
 	if !ok {
 		exit = 2

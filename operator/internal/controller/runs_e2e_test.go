@@ -190,12 +190,7 @@ func TestPlaybookReconciler_imagePullFailure(t *testing.T) {
 	startOperator(t, f.env)
 	job := waitRunJob(t, f)
 	image := job.Spec.Template.Spec.Containers[0].Image
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-p", Namespace: f.ns,
-		Labels: map[string]string{"batch.kubernetes.io/job-name": job.Name, jobs.ManagedByLabel: jobs.ManagedByValue}},
-		Spec: *job.Spec.Template.Spec.DeepCopy()}
-	if err := k8sClient.Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
+	pod := createJobPod(t, &job, "p")
 	pod.Status = corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: "ansible-runner", Image: image,
 		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "Back-off pulling image"}}}}}
 	if err := k8sClient.Status().Update(ctx, pod); err != nil {

@@ -152,46 +152,45 @@ func (r *ScheduleReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 
 	s := &ansiblev1alpha1.Schedule{}
 	if err := r.Client.Get(ctx, req.NamespacedName, s); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			return reconcile.Result{}, releaseOwnerless(ctx, r.Client, req.Namespace, jobs.OwnerKindSchedule, req.Name)
+		}
+		return reconcile.Result{}, err
 	}
 	if _, err := releaseLegacy(ctx, r.Client, s); err != nil {
 		return reconcile.Result{}, err
 	}
 	base := s.DeepCopy()
-	res, added, err := r.reconcile(ctx, s)
+	res, runs, err := r.reconcile(ctx, s)
 	if perr := patchStatus(ctx, r.Client, base, s, &base.Status, &s.Status); perr != nil {
 		return reconcile.Result{}, errors.Join(err, perr)
 	}
-	announceRuns(r.Recorder, s, "Schedule", added)
+	if ferr := runs.finish(ctx, r.Client); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
+	announceRuns(r.Recorder, s, jobs.OwnerKindSchedule, runs.added)
 	emitImagePullFailure(r.Recorder, s, base.Status.Conditions)
 	emitReadyTransition(r.Recorder, s, base.Status.Conditions)
 	return res, err
 }
 
-func (r *ScheduleReconciler) reconcile(ctx context.Context, s *ansiblev1alpha1.Schedule) (reconcile.Result, []ansiblev1alpha1.RunRecord, error) {
-	jobList := &batchv1.JobList{}
-	if err := r.Client.List(ctx, jobList, client.InNamespace(s.Namespace), client.MatchingLabels{
-		jobs.ManagedByLabel: jobs.ManagedByValue, jobs.OwnerKindLabel: "Schedule", jobs.OwnerNameLabel: jobs.LabelValue(s.Name),
-	}); err != nil {
-		return reconcile.Result{}, nil, fmt.Errorf("failed to list Jobs: %w", err)
-	}
-	runs, added, err := recordRuns(ctx, r.Client, "Schedule", s.Status.Runs, jobList.Items)
+func (r *ScheduleReconciler) reconcile(ctx context.Context, s *ansiblev1alpha1.Schedule) (reconcile.Result, runUpdate, error) {
+	rs, err := listRuns(ctx, r.Client, s.Namespace, jobs.OwnerKindSchedule, s.Name)
 	if err != nil {
-		return reconcile.Result{}, nil, err
+		return reconcile.Result{}, runUpdate{}, err
 	}
-	s.Status.Runs = runs
-	r.observeJobs(s, jobList.Items)
-	if err := observeImagePulls(ctx, r.Client, s, jobList.Items); err != nil {
-		return reconcile.Result{}, added, err
-	}
+	runs := rs.record(s.Status.Runs, s.UID)
+	s.Status.Runs = mergeRuns(s.Status.Runs, runs.added)
+	r.observeJobs(s, rs.jobs)
+	observeImagePulls(s, rs)
 
-	o, res, err := r.sync(ctx, s, jobList.Items)
+	o, res, err := r.sync(ctx, s, rs.jobs)
 	if err != nil {
-		return reconcile.Result{}, added, err
+		return reconcile.Result{}, runs, err
 	}
 	summarize(s, o)
 	s.Status.ObservedGeneration = s.Generation
-	return res, added, nil
+	return res, runs, nil
 }
 
 // sync validates the Schedule and applies its CronJob.
@@ -227,7 +226,7 @@ func (r *ScheduleReconciler) sync(ctx context.Context, s *ansiblev1alpha1.Schedu
 	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: pb.Spec.RepositoryRef.Name}, repo); err != nil {
 		return outcome{reason: ansiblev1alpha1.PlaybookNotReadyReason, message: fmt.Sprintf("Repository of Playbook %s: %v", pb.Name, err)}, reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	in := jobs.Inputs{Playbook: pb, Repository: repo, Config: cfg, OperatorImage: r.Env.OperatorImage, Resources: s.Spec.Resources}
+	in := jobs.Inputs{Playbook: pb, Repository: repo, Config: cfg, OperatorImage: r.Env.OperatorImage, Schedule: s}
 	if o, ok, err := r.applyCronJob(ctx, s, in, computed); err != nil || !ok {
 		return o, reconcile.Result{}, err
 	}
@@ -345,7 +344,7 @@ func (r *ScheduleReconciler) adoptCronJob(ctx context.Context, current *batchv1.
 
 // runNow makes a manual run of the Schedule (its resources apply).
 func (r *ScheduleReconciler) runNow(ctx context.Context, s *ansiblev1alpha1.Schedule, in jobs.Inputs, existing []batchv1.Job) error {
-	return startRun(ctx, r.Client, r.Recorder, s, "Schedule", &s.Status.LastHandledRunNow, in, existing)
+	return startRun(ctx, r.Client, r.Recorder, s, jobs.OwnerKindSchedule, &s.Status.LastHandledRunNow, s.Status.Runs, in, existing)
 }
 
 // observeJobs fills lastRunTime, lastJobRef and lastRunRevision (from the

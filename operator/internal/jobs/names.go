@@ -47,7 +47,19 @@ const (
 	// OwnerNameLabel is the name of the object a run belongs to, made a
 	// valid label value by LabelValue.
 	OwnerNameLabel = "ansible.cloud37.dev/owner-name"
+	// OwnerUIDLabel is the UID of the object a run belongs to (on Jobs and
+	// pods, not on CronJobs): a run's pods outlive a deleted owner only
+	// until the operator sees that no object of that UID is left.
+	OwnerUIDLabel = "ansible.cloud37.dev/owner-uid"
 )
+
+// RunRecordFinalizer is on every pod of a run, from the pod template, until
+// the operator has recorded the run in its owner's status: the pod holds
+// the runner's summary (termination message) and the image digest (imageID)
+// that the record needs, and it keeps a Job that the TTL controller deletes
+// (foreground deletion waits for the pods). The operator removes it once
+// the run is recorded, and from the pods of an owner that is gone.
+const RunRecordFinalizer = "ansible.cloud37.dev/run-record"
 
 // Annotations on Jobs (and on the CronJob's jobTemplate, so the Jobs it
 // creates carry them too: Job defaulting does not copy pod template
@@ -70,6 +82,10 @@ const (
 	TriggerManual = "manual"
 	// TriggerScheduled is a run started by a Schedule's CronJob.
 	TriggerScheduled = "scheduled"
+	// RecordedAnnotation marks a finished Job whose run is in its owner's
+	// status: status.runs keeps only the last runs, so this, not the list,
+	// says that a run was counted and announced.
+	RecordedAnnotation = "ansible.cloud37.dev/recorded"
 )
 
 // Owner kinds for OwnerKindLabel and JobName.

@@ -155,7 +155,8 @@ type ScheduleStatus struct {
 	// +optional
 	LastRunTime *metav1.Time `json:"lastRunTime,omitempty"`
 
-	// lastJobRef is the Job of the last run, as namespace/name.
+	// lastJobRef is the Job of the last run, as namespace/name (the Python
+	// operator's form).
 	// +optional
 	LastJobRef string `json:"lastJobRef,omitempty"`
 
@@ -168,6 +169,10 @@ type ScheduleStatus struct {
 	// annotation to the same value again starts no run.
 	// +optional
 	LastHandledRunNow string `json:"lastHandledRunNow,omitempty"`
+
+	// lastManualRun is the last manual run, in the shape of a Playbook's.
+	// +optional
+	LastManualRun *ManualRun `json:"lastManualRun,omitempty"`
 
 	// runs are the last finished runs of this Schedule (scheduled and
 	// manual), newest first; at most 10.

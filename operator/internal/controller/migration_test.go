@@ -219,4 +219,9 @@ func TestMigration_pythonStatusIsWritable(t *testing.T) {
 	if got := reconcilers[0].obj.(*ansiblev1alpha1.Repository).Status.ResolvedRevision; got != src.Head(t, "main") {
 		t.Errorf("resolvedRevision = %q, want %s", got, src.Head(t, "main"))
 	}
+	// Its lastManualRun, timestamps with microseconds and an offset included, is kept.
+	if run := reconcilers[1].obj.(*ansiblev1alpha1.Playbook).Status.LastManualRun; run == nil || run.RunID != "r1" ||
+		run.Status != ansiblev1alpha1.ManualRunSucceeded || run.StartTime == nil || run.StartTime.Year() != 2025 {
+		t.Errorf("lastManualRun = %+v, want the Python operator's r1", run)
+	}
 }

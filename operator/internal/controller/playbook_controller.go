@@ -24,7 +24,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -147,8 +146,8 @@ func isConfigMap(key types.NamespacedName) predicate.Predicate {
 
 // Reconcile implements reconcile.Reconciler.
 func (r *PlaybookReconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
-	start := time.Now()
-	defer func() { metrics.ObserveReconcile("Playbook", start, retErr, res.RequeueAfter > 0) }()
+	done := metrics.StartReconcile("Playbook")
+	defer func() { done(retErr) }()
 
 	pb := &ansiblev1alpha1.Playbook{}
 	if err := r.Client.Get(ctx, req.NamespacedName, pb); err != nil {
@@ -183,6 +182,7 @@ func (r *PlaybookReconciler) reconcile(ctx context.Context, pb *ansiblev1alpha1.
 	}
 	runs := rs.record(pb.Status.Runs, pb.UID)
 	pb.Status.Runs = mergeRuns(pb.Status.Runs, runs.added)
+	noteManualRun(pb.Status.LastManualRun, pb.Namespace, runs.added)
 	observeImagePulls(pb, rs)
 
 	o, repo, err := r.validate(ctx, pb)
@@ -305,39 +305,55 @@ func (r *PlaybookReconciler) runNow(ctx context.Context, pb *ansiblev1alpha1.Pla
 		return err
 	}
 	in := jobs.Inputs{Playbook: pb, Repository: repo, Config: cfg, OperatorImage: r.Env.OperatorImage}
-	return startRun(ctx, r.Client, r.Recorder, pb, jobs.OwnerKindPlaybook, &pb.Status.LastHandledRunNow, pb.Status.Runs, in, existing)
+	return startRun(ctx, r.Client, r.Recorder, pb, jobs.OwnerKindPlaybook, manualRuns{&pb.Status.LastHandledRunNow, &pb.Status.LastManualRun, pb.Status.Runs}, in, existing)
+}
+
+// manualRuns are an owner's status fields about manual runs.
+type manualRuns struct {
+	// lastHandled is status.lastHandledRunNow.
+	lastHandled *string
+	// last is status.lastManualRun.
+	last **ansiblev1alpha1.ManualRun
+	// runs is status.runs.
+	runs []ansiblev1alpha1.RunRecord
 }
 
 // startRun creates the Job of the owner's run-now id once: an id already
 // handled (the last one, or one of the recorded runs), or carried by an
 // existing Job, is a no-op, so replaying after an operator restart or after
-// the TTL deleted the run's Job does nothing. lastHandled is the owner's
-// status field, runs its status.runs.
-func startRun(ctx context.Context, c client.Client, rec events.EventRecorder, owner client.Object, kind string, lastHandled *string, runs []ansiblev1alpha1.RunRecord, in jobs.Inputs, existing []batchv1.Job) error {
+// the TTL deleted the run's Job does nothing.
+func startRun(ctx context.Context, c client.Client, rec events.EventRecorder, owner client.Object, kind string, st manualRuns, in jobs.Inputs, existing []batchv1.Job) error {
 	id := owner.GetAnnotations()[RunNowAnnotation]
-	if id == "" || id == *lastHandled {
+	if id == "" || id == *st.lastHandled {
 		return nil
 	}
 	name := jobs.JobName(kind, owner.GetName(), id)
-	handled := slices.ContainsFunc(runs, func(r ansiblev1alpha1.RunRecord) bool { return r.RunID == id && r.JobName == name })
+	handled := slices.ContainsFunc(st.runs, func(r ansiblev1alpha1.RunRecord) bool { return r.RunID == id && r.JobName == name })
 	for i := range existing {
 		handled = handled || existing[i].Name == name || existing[i].Annotations[jobs.RunIDAnnotation] == id
 	}
 	if handled {
-		*lastHandled = id
+		*st.lastHandled = id
 		return nil
 	}
 	job, err := jobs.BuildJob(in, jobs.Owner{Kind: kind, Name: owner.GetName(), UID: owner.GetUID()}, id)
 	if err != nil {
+		// No start time: the same failure on the next reconcile writes nothing.
+		*st.last = &ansiblev1alpha1.ManualRun{RunID: id, Status: ansiblev1alpha1.ManualRunFailed, Reason: ansiblev1alpha1.ManualRunJobFailedReason,
+			Message: fmt.Sprintf("failed to build the Job of run %s: %s", id, err)}
 		return reconcile.TerminalError(fmt.Errorf("failed to build the Job of run %q: %w", id, err))
 	}
 	if err := controllerutil.SetControllerReference(owner, job, c.Scheme()); err != nil {
 		return err
 	}
 	if err := c.Create(ctx, job, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("failed to create Job %s: %w", job.Name, err)
+		return fmt.Errorf("failed to create Job %q: %w", job.Name, err)
 	}
-	*lastHandled = id
+	*st.lastHandled = id
+	now := metav1.Now()
+	*st.last = &ansiblev1alpha1.ManualRun{RunID: id, JobRef: jobRef(job.Namespace, job.Name), StartTime: &now,
+		Status: ansiblev1alpha1.ManualRunRunning, Reason: ansiblev1alpha1.ManualRunJobCreatedReason,
+		Message: fmt.Sprintf("manual run Job %s created", job.Name)}
 	if rec != nil {
 		rec.Eventf(owner, job, "Normal", "RunStarted", "Run", "run %s started as Job %s at commit %s", id, job.Name, in.Repository.Status.ResolvedRevision)
 	}

@@ -30,6 +30,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -38,6 +39,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -185,6 +187,8 @@ func TestPlaybookReconciler_runNow(t *testing.T) {
 	eventually(t, "lastHandledRunNow", func() (bool, string) {
 		return get(t, f.pb).Status.LastHandledRunNow == "first", get(t, f.pb).Status.LastHandledRunNow
 	})
+	// status.lastManualRun in the Python operator's shape, read as JSON.
+	wantManualRun(t, f.pb, map[string]string{"runId": "first", "jobRef": f.ns + "/" + job.Name, "status": "Running", "reason": "JobCreated"}, "startTime")
 	if get(t, f.pb).Annotations[RunNowAnnotation] != "first" {
 		t.Error("the operator removed the run-now annotation")
 	}
@@ -204,6 +208,7 @@ func TestPlaybookReconciler_runNow(t *testing.T) {
 	if ready := condition(get(t, f.pb), ansiblev1alpha1.ReadyCondition); ready.Status != metav1.ConditionTrue {
 		t.Errorf("Ready after the run: %s %s", ready.Status, ready.Reason)
 	}
+	wantManualRun(t, f.pb, map[string]string{"runId": "first", "jobRef": f.ns + "/" + job.Name, "status": "Succeeded", "reason": "JobSucceeded"}, "startTime", "completionTime", "message")
 
 	// The same id again, and a restart of the operator: no new Job.
 	annotate("first")
@@ -215,6 +220,36 @@ func TestPlaybookReconciler_runNow(t *testing.T) {
 	eventually(t, "the second Job", func() (bool, string) {
 		return len(jobsOf(t, f.ns, "Playbook", "site")) == 2, "one Job"
 	})
+}
+
+// wantManualRun checks status.lastManualRun of obj, read as JSON as the
+// Python operator's scripts read it: the given string fields and the
+// presence of the others.
+func wantManualRun(t *testing.T, obj client.Object, want map[string]string, present ...string) {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(obj.GetObjectKind().GroupVersionKind())
+	if u.GetKind() == "" {
+		gvk, err := apiutil.GVKForObject(obj, scheme)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.SetGroupVersionKind(gvk)
+	}
+	if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(obj), u); err != nil {
+		t.Fatal(err)
+	}
+	run, _, _ := unstructured.NestedMap(u.Object, "status", "lastManualRun")
+	for k, v := range want {
+		if run[k] != v {
+			t.Errorf("status.lastManualRun.%s = %v, want %q (lastManualRun %v)", k, run[k], v, run)
+		}
+	}
+	for _, k := range present {
+		if s, _ := run[k].(string); s == "" {
+			t.Errorf("status.lastManualRun.%s is empty (lastManualRun %v)", k, run)
+		}
+	}
 }
 
 // createJobPod creates a pod of job as the Job controller does
@@ -394,7 +429,7 @@ func TestScheduleReconciler(t *testing.T) {
 	eventually(t, "lastJobRef and BlockedByConcurrency", func() (bool, string) {
 		got := get(t, s)
 		c := condition(got, ansiblev1alpha1.BlockedByConcurrencyCondition)
-		return got.Status.LastJobRef == job.Name && got.Status.LastRunRevision == f.src.Head(t, "main") && got.Status.LastRunTime != nil &&
+		return got.Status.LastJobRef == f.ns+"/"+job.Name && got.Status.LastRunRevision == f.src.Head(t, "main") && got.Status.LastRunTime != nil &&
 			c.Status == metav1.ConditionTrue, fmt.Sprintf("lastJobRef %q revision %q blocked %s", got.Status.LastJobRef, got.Status.LastRunRevision, c.Status)
 	})
 	finishJob(t, job, false, runspec.Summary{Result: "failed", Reason: "PlaybookFailed", ExitCode: 2,

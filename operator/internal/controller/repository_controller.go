@@ -88,8 +88,8 @@ func (r *RepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // Reconcile implements reconcile.Reconciler.
 func (r *RepositoryReconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
-	start := time.Now()
-	defer func() { metrics.ObserveReconcile("Repository", start, retErr, res.RequeueAfter > 0) }()
+	done := metrics.StartReconcile("Repository")
+	defer func() { done(retErr) }()
 
 	repo := &ansiblev1alpha1.Repository{}
 	if err := r.Client.Get(ctx, req.NamespacedName, repo); err != nil {

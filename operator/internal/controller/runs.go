@@ -24,6 +24,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -401,11 +402,12 @@ func runRecordFromPods(jobName string, pods []corev1.Pod) (ansiblev1alpha1.RunRe
 // announceRuns counts and announces runs that entered status.
 func announceRuns(rec events.EventRecorder, obj client.Object, kind string, added []ansiblev1alpha1.RunRecord) {
 	for _, r := range added {
-		result := strings.ToLower(string(r.Result))
-		metrics.JobRunsTotal.WithLabelValues(kind, result).Inc()
+		var duration *time.Duration
 		if r.StartTime != nil && r.CompletionTime != nil {
-			metrics.JobRunDuration.WithLabelValues(kind).Observe(r.CompletionTime.Sub(r.StartTime.Time).Seconds())
+			d := r.CompletionTime.Sub(r.StartTime.Time)
+			duration = &d
 		}
+		metrics.ObserveRun(kind, r.Result == ansiblev1alpha1.RunSucceeded, duration)
 		if rec == nil {
 			continue
 		}
@@ -416,6 +418,30 @@ func announceRuns(rec events.EventRecorder, obj client.Object, kind string, adde
 		}
 	}
 }
+
+// noteManualRun brings status.lastManualRun (*last) up to date with the
+// runs that entered status: the one it names has finished.
+func noteManualRun(last *ansiblev1alpha1.ManualRun, namespace string, added []ansiblev1alpha1.RunRecord) {
+	if last == nil || last.Status != ansiblev1alpha1.ManualRunRunning {
+		return
+	}
+	for _, r := range added {
+		if r.RunID != last.RunID || last.JobRef != jobRef(namespace, r.JobName) {
+			continue
+		}
+		last.CompletionTime = r.CompletionTime
+		last.Status, last.Reason = ansiblev1alpha1.ManualRunFailed, ansiblev1alpha1.ManualRunJobFailedReason
+		last.Message = fmt.Sprintf("manual run Job %s failed: %s %s", r.JobName, r.Reason, r.Message)
+		if r.Result == ansiblev1alpha1.RunSucceeded {
+			last.Status, last.Reason = ansiblev1alpha1.ManualRunSucceeded, ansiblev1alpha1.ManualRunJobSucceededReason
+			last.Message = fmt.Sprintf("manual run Job %s succeeded", r.JobName)
+		}
+		last.Message = strings.TrimSpace(last.Message)
+	}
+}
+
+// jobRef is a Job as namespace/name, the Python operator's form.
+func jobRef(namespace, name string) string { return namespace + "/" + name }
 
 // imagePullWaiting are the container waiting reasons of a failed image pull.
 var imagePullWaiting = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true, "ErrImageNeverPull": true}

@@ -148,7 +148,7 @@ func TestRuns_endToEnd(t *testing.T) {
 				return n == 1, fmt.Sprintf("%d events", n)
 			}
 			eventually(t, "one "+reason+" event", oneEvent)
-			result := strings.ToLower(string(tc.result))
+			result := map[ansiblev1alpha1.RunResult]string{ansiblev1alpha1.RunSucceeded: "success", ansiblev1alpha1.RunFailed: "failure"}[tc.result]
 			before := counter(metrics.JobRunsTotal.WithLabelValues("Playbook", result))
 			touch := get(t, f.pb)
 			touch.Annotations["touch"] = "1"

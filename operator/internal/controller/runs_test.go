@@ -303,3 +303,41 @@ func TestPlaybookReconciler_releasesPodsOfADeletedPlaybook(t *testing.T) {
 		t.Errorf("the pod of a deleted Playbook keeps %s", jobs.RunRecordFinalizer)
 	}
 }
+
+// TestScheduleReconciler_manualRun: a Schedule's run-now makes a Job with
+// the Schedule's backoffLimit and TTL, and its status.lastManualRun follows
+// it in the Python operator's shape.
+func TestScheduleReconciler_manualRun(t *testing.T) {
+	requireEnv(t)
+	f := newFixture(t, "")
+	ctx := context.Background()
+	s := &ansiblev1alpha1.Schedule{ObjectMeta: metav1.ObjectMeta{Name: "weekly", Namespace: f.ns, Annotations: map[string]string{RunNowAnnotation: "now-1"}},
+		Spec: ansiblev1alpha1.ScheduleSpec{PlaybookRef: ansiblev1alpha1.ObjectReference{Name: "site"}, Schedule: "@weekly",
+			BackoffLimit: ptr.To[int32](1), TTLSecondsAfterFinished: ptr.To[int32](120)}}
+	if err := k8sClient.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	repoR, _ := newRepositoryReconciler()
+	pbR := &PlaybookReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: git.CheckPaths}
+	sR := &ScheduleReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: events.NewFakeRecorder(100), Env: f.env, Clock: repoR.Clock}
+	reconcileAll := func() {
+		t.Helper()
+		for _, step := range []struct {
+			r reconcile.Reconciler
+			o client.Object
+		}{{repoR, f.repo}, {pbR, f.pb}, {sR, s}} {
+			if _, err := step.r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(step.o)}); err != nil {
+				t.Fatalf("%T: %v", step.r, err)
+			}
+		}
+	}
+	reconcileAll()
+	job := get(t, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: jobs.JobName(jobs.OwnerKindSchedule, "weekly", "now-1"), Namespace: f.ns}})
+	if ptr.Deref(job.Spec.BackoffLimit, -1) != 1 || ptr.Deref(job.Spec.TTLSecondsAfterFinished, -1) != 120 {
+		t.Errorf("manual Job backoffLimit %v ttl %v, want the Schedule's 1 and 120", job.Spec.BackoffLimit, job.Spec.TTLSecondsAfterFinished)
+	}
+	wantManualRun(t, s, map[string]string{"runId": "now-1", "jobRef": f.ns + "/" + job.Name, "status": "Running", "reason": "JobCreated"}, "startTime")
+	finishJob(t, job, false, runspec.Summary{Result: "failed", Reason: "PlaybookFailed", Message: "playbook site.yml failed on 1 of 1 hosts"})
+	reconcileAll()
+	wantManualRun(t, s, map[string]string{"runId": "now-1", "status": "Failed", "reason": "JobFailed"}, "completionTime", "message")
+}

@@ -147,8 +147,8 @@ func (r *ScheduleReconciler) allSchedules(ctx context.Context, _ client.Object) 
 
 // Reconcile implements reconcile.Reconciler.
 func (r *ScheduleReconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
-	start := time.Now()
-	defer func() { metrics.ObserveReconcile("Schedule", start, retErr, res.RequeueAfter > 0) }()
+	done := metrics.StartReconcile("Schedule")
+	defer func() { done(retErr) }()
 
 	s := &ansiblev1alpha1.Schedule{}
 	if err := r.Client.Get(ctx, req.NamespacedName, s); err != nil {
@@ -181,6 +181,7 @@ func (r *ScheduleReconciler) reconcile(ctx context.Context, s *ansiblev1alpha1.S
 	}
 	runs := rs.record(s.Status.Runs, s.UID)
 	s.Status.Runs = mergeRuns(s.Status.Runs, runs.added)
+	noteManualRun(s.Status.LastManualRun, s.Namespace, runs.added)
 	r.observeJobs(s, rs.jobs)
 	observeImagePulls(s, rs)
 
@@ -344,7 +345,7 @@ func (r *ScheduleReconciler) adoptCronJob(ctx context.Context, current *batchv1.
 
 // runNow makes a manual run of the Schedule (its resources apply).
 func (r *ScheduleReconciler) runNow(ctx context.Context, s *ansiblev1alpha1.Schedule, in jobs.Inputs, existing []batchv1.Job) error {
-	return startRun(ctx, r.Client, r.Recorder, s, jobs.OwnerKindSchedule, &s.Status.LastHandledRunNow, s.Status.Runs, in, existing)
+	return startRun(ctx, r.Client, r.Recorder, s, jobs.OwnerKindSchedule, manualRuns{&s.Status.LastHandledRunNow, &s.Status.LastManualRun, s.Status.Runs}, in, existing)
 }
 
 // observeJobs fills lastRunTime, lastJobRef and lastRunRevision (from the
@@ -367,7 +368,7 @@ func (r *ScheduleReconciler) observeJobs(s *ansiblev1alpha1.Schedule, list []bat
 			t = *newest.Status.StartTime
 		}
 		s.Status.LastRunTime = &t
-		s.Status.LastJobRef = newest.Name
+		s.Status.LastJobRef = jobRef(newest.Namespace, newest.Name)
 		s.Status.LastRunRevision = newest.Annotations[jobs.RevisionAnnotation]
 	}
 	if active > 0 {

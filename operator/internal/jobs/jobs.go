@@ -72,6 +72,7 @@ func BuildJob(in Inputs, owner Owner, runID string) (*batchv1.Job, error) {
 		return nil, err
 	}
 	labels := runLabels(owner)
+	labels[RunIDLabel], labels[RunTypeLabel] = RunIDLabelValue(runID), RunTypeManual
 	tmpl.Labels = maps.Clone(labels)
 	tmpl.Annotations[RunIDAnnotation] = runID
 	tmpl.Annotations[OwnerNameAnnotation] = owner.Name

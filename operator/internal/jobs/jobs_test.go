@@ -793,7 +793,8 @@ func TestPodTemplate_volumes(t *testing.T) {
 				s.VaultPasswordSecretRef = &ansiblev1alpha1.LocalObjectReference{Name: "vault"}
 			}))),
 			wantVol:   []corev1.Volume{secretVol("vault-password", "vault")},
-			wantMount: []corev1.VolumeMount{{Name: "vault-password", MountPath: runspec.VaultDir, ReadOnly: true}},
+			// The Python operator's path, which repositories' ansible.cfg files name.
+			wantMount: []corev1.VolumeMount{{Name: "vault-password", MountPath: "/vault-password", ReadOnly: true}},
 		},
 		"fileMounts are Secret volumes 0400 with their items at their mountPath": {
 			in: newInputs(withPlaybook(withSecrets(func(s *ansiblev1alpha1.PlaybookSecrets) {
@@ -979,7 +980,7 @@ func TestPodTemplate_runSpec(t *testing.T) {
 			in: newInputs(withPlaybook(withSecrets(func(s *ansiblev1alpha1.PlaybookSecrets) {
 				s.VaultPasswordSecretRef = &ansiblev1alpha1.LocalObjectReference{Name: "vault"}
 			}))),
-			want: func(s *runspec.Spec) { s.VaultPasswordFile = runspec.VaultDir + "/password" },
+			want: func(s *runspec.Spec) { s.VaultPasswordFile = "/vault-password/password" },
 		},
 	}
 	for name, tc := range cases {
@@ -1050,7 +1051,7 @@ func TestBuildJob_noSecretValues(t *testing.T) {
 	if spec.Repository.Commit != commit {
 		t.Errorf("spec commit = %q, want %q", spec.Repository.Commit, commit)
 	}
-	for _, dir := range append([]string{spec.Repository.AuthDir, spec.VaultPasswordFile}, spec.ExtraVarsSecretDirs...) {
+	for _, dir := range append([]string{spec.Repository.AuthDir}, spec.ExtraVarsSecretDirs...) {
 		if !strings.HasPrefix(dir, "/etc/ansible-playbook-operator/") {
 			t.Errorf("spec names %q, want a mount path under /etc/ansible-playbook-operator", dir)
 		}
@@ -1131,7 +1132,7 @@ func TestBuildJob(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			in := fullInputs()
 			in.Schedule = tc.schedule
-			job, err := BuildJob(in, tc.owner, "2026-07-01T10:00")
+			job, err := BuildJob(in, tc.owner, "2026-07-01T10-00")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1146,13 +1147,17 @@ func TestBuildJob(t *testing.T) {
 				"ansible.cloud37.dev/owner-kind": tc.owner.Kind,
 				"ansible.cloud37.dev/owner-name": LabelValue(tc.owner.Name),
 				"ansible.cloud37.dev/owner-uid":  string(tc.owner.UID),
+				// The Python operator's labels, which scripts select by.
+				"ansible.cloud37.dev/managed-by": "ansible-operator",
+				"ansible.cloud37.dev/run-id":     "2026-07-01T10-00",
+				"ansible.cloud37.dev/run-type":   "manual",
 			}
 			wantMeta := metav1.ObjectMeta{
-				Name:      JobName(tc.owner.Kind, tc.owner.Name, "2026-07-01T10:00"),
+				Name:      JobName(tc.owner.Kind, tc.owner.Name, "2026-07-01T10-00"),
 				Namespace: "ops",
 				Labels:    wantLabels,
 				Annotations: map[string]string{
-					"ansible.cloud37.dev/run-id":     "2026-07-01T10:00",
+					"ansible.cloud37.dev/run-id":     "2026-07-01T10-00",
 					"ansible.cloud37.dev/revision":   commit,
 					"ansible.cloud37.dev/trigger":    "manual",
 					"ansible.cloud37.dev/owner-name": tc.owner.Name,
@@ -1166,7 +1171,7 @@ func TestBuildJob(t *testing.T) {
 			}
 			wantPod := metav1.ObjectMeta{
 				Labels:      wantLabels,
-				Annotations: map[string]string{"ansible.cloud37.dev/run-id": "2026-07-01T10:00", "ansible.cloud37.dev/revision": commit, "ansible.cloud37.dev/owner-name": tc.owner.Name},
+				Annotations: map[string]string{"ansible.cloud37.dev/run-id": "2026-07-01T10-00", "ansible.cloud37.dev/revision": commit, "ansible.cloud37.dev/owner-name": tc.owner.Name},
 				Finalizers:  []string{RunRecordFinalizer},
 			}
 			if d := cmp.Diff(wantPod, job.Spec.Template.ObjectMeta); d != "" {
@@ -1187,7 +1192,7 @@ func TestBuildJob(t *testing.T) {
 			if len(job.OwnerReferences) != 0 || job.Spec.Selector != nil {
 				t.Errorf("the builder sets no owner reference and no selector")
 			}
-			if got := decodeSpec(t, executor(t, job.Spec.Template.Spec)).RunID; got != "2026-07-01T10:00" {
+			if got := decodeSpec(t, executor(t, job.Spec.Template.Spec)).RunID; got != "2026-07-01T10-00" {
 				t.Errorf("spec runId = %q", got)
 			}
 		})
@@ -1354,6 +1359,9 @@ func TestBuildCronJob(t *testing.T) {
 				t.Errorf("CronJob metadata: %v", errs)
 			}
 			labels := OwnerLabels(OwnerKindSchedule, "nightly")
+			if labels["ansible.cloud37.dev/managed-by"] != "ansible-operator" {
+				t.Errorf("owner labels %v lack the Python operator's managed-by label", labels)
+			}
 			wantMeta := metav1.ObjectMeta{Name: "nightly", Namespace: "ops", Labels: labels}
 			if d := cmp.Diff(wantMeta, cj.ObjectMeta); d != "" {
 				t.Errorf("CronJob metadata (-want +got):\n%s", d)
@@ -1471,5 +1479,36 @@ func TestBuildJob_scheduleRunsDoNotCollideWithPlaybookRuns(t *testing.T) {
 	}
 	if a.Name == b.Name {
 		t.Errorf("both runs are named %q", a.Name)
+	}
+}
+
+func TestRunIDLabelValue(t *testing.T) {
+	cases := map[string]struct {
+		id      string
+		verbatim bool // the id is its own label value
+	}{
+		"a label-safe id is used as is":          {id: "2026-07-01T10-00", verbatim: true},
+		"dots and underscores are label-safe":    {id: "release_1.2", verbatim: true},
+		"a colon is hashed":                      {id: "2026-07-01T10:00"},
+		"a space is hashed":                      {id: "run now"},
+		"more than 63 characters are hashed":     {id: strings.Repeat("a", 64)},
+		"a leading dash is hashed":               {id: "-x"},
+		"non-ASCII is hashed":                    {id: "lauf-über"},
+	}
+	seen := map[string]string{}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := RunIDLabelValue(tc.id)
+			if errs := validation.IsValidLabelValue(got); len(errs) > 0 || got == "" {
+				t.Fatalf("RunIDLabelValue(%q) = %q: %v", tc.id, got, errs)
+			}
+			if (got == tc.id) != tc.verbatim {
+				t.Errorf("RunIDLabelValue(%q) = %q, verbatim %v", tc.id, got, tc.verbatim)
+			}
+		})
+		if other, ok := seen[RunIDLabelValue(tc.id)]; ok {
+			t.Errorf("ids %q and %q share a label value", other, tc.id)
+		}
+		seen[RunIDLabelValue(tc.id)] = tc.id
 	}
 }

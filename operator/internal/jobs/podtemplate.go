@@ -555,9 +555,10 @@ func buildResources(in Inputs) corev1.ResourceRequirements {
 // commonLabels are on every object the operator makes for runs.
 func commonLabels() map[string]string {
 	return map[string]string{
-		ManagedByLabel: ManagedByValue,
-		NameLabel:      NameValue,
-		ComponentLabel: ComponentValue,
+		ManagedByLabel:       ManagedByValue,
+		NameLabel:            NameValue,
+		ComponentLabel:       ComponentValue,
+		PythonManagedByLabel: PythonManagedByValue,
 	}
 }
 

@@ -161,7 +161,7 @@ func TestREADME(t *testing.T) {
 		// make test is this very run; make demo runs here for real.
 		r := mustSh(t, work, env, "", "make", "demo")
 		for _, want := range []string{"pin-images pin -w examples/update-digests/pinned/", "the registry was stopped before this render",
-			"kubectl annotate playbook site", "result: Succeeded", "cronjob/nightly", `ansible_operator_job_runs_total{kind="Playbook",result="succeeded"} 1`} {
+			"kubectl annotate playbook site", "result: Succeeded", "cronjob/nightly", `ansible_operator_job_runs_total{kind="Playbook",result="success"} 1`} {
 			if !strings.Contains(r.stdout+r.stderr, want) {
 				t.Errorf("make demo: want %q in its output:\n%s", want, r)
 			}

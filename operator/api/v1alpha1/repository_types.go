@@ -140,6 +140,26 @@ type RepositoryAuth struct {
 	// logs.
 	// +optional
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
+
+	// passToAnsible gives ansible itself the same credentials for the
+	// repository's host, so that requirements.yml entries and git tasks
+	// that fetch other private repositories of that host work: with ssh,
+	// GIT_SSH_COMMAND uses the key (copied to ~/.ssh, mode 0600) and the
+	// known_hosts ConfigMap for that host; with https and token, ~/.netrc
+	// (mode 0600) has the username and password or token for that host,
+	// which git, ansible-galaxy and the uri and get_url modules read. HOME
+	// is the run pod's own emptyDir. Default: true, as the Python operator
+	// did (it wrote tokens for github.com only). false keeps the
+	// credentials to the fetch of the repository.
+	// +optional
+	// +kubebuilder:default=true
+	PassToAnsible *bool `json:"passToAnsible,omitempty"`
+}
+
+// GetPassToAnsible returns passToAnsible, true when unset (objects stored
+// before the field existed).
+func (in *RepositoryAuth) GetPassToAnsible() bool {
+	return in == nil || in.PassToAnsible == nil || *in.PassToAnsible
 }
 
 // RepositorySSH configures ssh host key checking.

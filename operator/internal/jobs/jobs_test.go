@@ -917,17 +917,27 @@ func TestPodTemplate_runSpec(t *testing.T) {
 				s.Repository.Shallow, s.Repository.Submodules = true, true
 				s.Repository.AuthMethod, s.Repository.AuthDir = "ssh", runspec.GitAuthDir
 				s.Repository.KnownHostsFile = runspec.KnownHostsDir + "/known_hosts"
+				s.Repository.PassAuthToAnsible = true
 			},
 		},
 		"strictHostKeyChecking false is passed on": {
 			in: newInputs(withRepository(withAuth(ansiblev1alpha1.AuthMethodSSH, "git-ssh"), withKnownHosts("", ptr.To(false)))),
 			want: func(s *runspec.Spec) {
 				s.Repository.AuthMethod, s.Repository.AuthDir, s.Repository.StrictHostKeyChecking = "ssh", runspec.GitAuthDir, false
+				s.Repository.PassAuthToAnsible = true
 			},
 		},
-		"https auth names the auth dir": {
-			in:   newInputs(withRepository(withAuth(ansiblev1alpha1.AuthMethodHTTPS, "git-basic"))),
-			want: func(s *runspec.Spec) { s.Repository.AuthMethod, s.Repository.AuthDir = "https", runspec.GitAuthDir },
+		"https auth names the auth dir and passes it to ansible by default": {
+			in: newInputs(withRepository(withAuth(ansiblev1alpha1.AuthMethodHTTPS, "git-basic"))),
+			want: func(s *runspec.Spec) {
+				s.Repository.AuthMethod, s.Repository.AuthDir, s.Repository.PassAuthToAnsible = "https", runspec.GitAuthDir, true
+			},
+		},
+		"passToAnsible false keeps the credentials to the fetch": {
+			in: newInputs(withRepository(withAuth(ansiblev1alpha1.AuthMethodToken, "git-token"), func(r *ansiblev1alpha1.Repository) {
+				r.Spec.Auth.PassToAnsible = ptr.To(false)
+			})),
+			want: func(s *runspec.Spec) { s.Repository.AuthMethod, s.Repository.AuthDir = "token", runspec.GitAuthDir },
 		},
 		"inventoryPath is the only inventory": {
 			in:   newInputs(withPlaybook(withSpec(func(s *ansiblev1alpha1.PlaybookSpec) { s.InventoryPath = "hosts/prod.yml" }))),

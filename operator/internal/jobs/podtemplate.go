@@ -288,6 +288,7 @@ func buildRunSpec(in Inputs, runID string, extraVarsDirs []string) (runspec.Spec
 	}
 	if hasAuth(repo) {
 		r.AuthMethod, r.AuthDir = string(repo.Spec.Auth.Method), runspec.GitAuthDir
+		r.PassAuthToAnsible = repo.Spec.Auth.GetPassToAnsible()
 	}
 	if ssh := repo.Spec.SSH; ssh != nil {
 		if ssh.KnownHostsConfigMapRef != nil {

@@ -107,6 +107,9 @@ type run struct {
 	// redact removes credentials and secret values from text bound for the
 	// summary or the log.
 	redact *redactor
+	// authEnv is the environment that gives ansible the repository's
+	// credentials (ansibleAuth).
+	authEnv map[string]string
 }
 
 // Run executes spec and returns its summary, whose ExitCode is the exit code
@@ -172,6 +175,9 @@ func (r *run) execute(ctx context.Context) (runspec.Summary, error) {
 		return runspec.Summary{}, err
 	}
 	r.log("Checked out commit %s of %s in %s", r.spec.Repository.Commit, displayURL(r.spec.Repository.URL), since(fetchStart))
+	if r.authEnv, err = r.ansibleAuth(auth); err != nil {
+		return runspec.Summary{}, err
+	}
 
 	p, err := r.resolvePaths()
 	if err != nil {

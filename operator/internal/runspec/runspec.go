@@ -102,6 +102,9 @@ type Repository struct {
 	KnownHostsFile string `json:"knownHostsFile,omitempty"`
 	// StrictHostKeyChecking refuses unknown ssh hosts (default true).
 	StrictHostKeyChecking bool `json:"strictHostKeyChecking"`
+	// PassAuthToAnsible gives ansible-galaxy and the playbook the
+	// credentials for the repository's host (~/.netrc, GIT_SSH_COMMAND).
+	PassAuthToAnsible bool `json:"passAuthToAnsible,omitempty"`
 }
 
 // Execution are the ansible-playbook options.

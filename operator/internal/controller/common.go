@@ -30,6 +30,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
@@ -37,6 +38,22 @@ import (
 
 // FieldOwner is the field manager of every write, server-side apply included.
 const FieldOwner = "ansible-playbook-operator"
+
+// DefaultMaxConcurrentReconciles is each controller's number of workers
+// when a reconciler's MaxConcurrentReconciles is 0. A Repository whose git
+// host never answers holds one worker for up to git.DefaultTimeout per
+// attempt (a Playbook's path check, git.FetchTimeout): with one worker that
+// stalled every other object of the kind for a minute.
+const DefaultMaxConcurrentReconciles = 4
+
+// controllerOptions are the options of a controller with workers workers
+// (0: DefaultMaxConcurrentReconciles).
+func controllerOptions(workers int) controller.Options {
+	if workers <= 0 {
+		workers = DefaultMaxConcurrentReconciles
+	}
+	return controller.Options{MaxConcurrentReconciles: workers}
+}
 
 // Leftovers of the Python operator (kopf): released and cleaned on first
 // reconcile, since nothing will ever handle them again.

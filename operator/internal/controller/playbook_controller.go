@@ -69,6 +69,9 @@ type PlaybookReconciler struct {
 	// CheckPaths validates paths at the Repository's commit; nil leaves
 	// CloneReady Unknown (the runner then fails fast naming a missing path).
 	CheckPaths PathChecker
+	// MaxConcurrentReconciles is the number of workers; 0 means
+	// DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
 
 	pathsMu sync.Mutex
 	// pathsSeen caches path checks by url, commit and paths: one fetch per
@@ -105,6 +108,7 @@ func (r *PlaybookReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&ansiblev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(r.playbooksOfRepository)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.allPlaybooks), builder.WithPredicates(isConfigMap(r.Env.ConfigMap))).
 		Named("playbook").
+		WithOptions(controllerOptions(r.MaxConcurrentReconciles)).
 		Complete(r)
 }
 

@@ -57,6 +57,9 @@ type RepositoryReconciler struct {
 	ResolveBranch   func(ctx context.Context, url, branch string, auth git.Auth) (string, error)
 	LsRemote        func(ctx context.Context, url string, auth git.Auth) ([]git.Ref, error)
 	ResolveRevision func(ctx context.Context, url, revision string, auth git.Auth) (string, error)
+	// MaxConcurrentReconciles is the number of workers; 0 means
+	// DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
 }
 
 var _ reconcile.Reconciler = (*RepositoryReconciler)(nil)
@@ -83,6 +86,7 @@ func (r *RepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ansiblev1alpha1.Repository{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("repository").
+		WithOptions(controllerOptions(r.MaxConcurrentReconciles)).
 		Complete(r)
 }
 

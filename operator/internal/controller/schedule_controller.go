@@ -67,6 +67,9 @@ type ScheduleReconciler struct {
 	Recorder  events.EventRecorder
 	Env       Environment
 	Clock     clock.PassiveClock
+	// MaxConcurrentReconciles is the number of workers; 0 means
+	// DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
 }
 
 var _ reconcile.Reconciler = (*ScheduleReconciler)(nil)
@@ -97,6 +100,7 @@ func (r *ScheduleReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&ansiblev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(r.schedulesOfRepository)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.allSchedules), builder.WithPredicates(isConfigMap(r.Env.ConfigMap))).
 		Named("schedule").
+		WithOptions(controllerOptions(r.MaxConcurrentReconciles)).
 		Complete(r)
 }
 

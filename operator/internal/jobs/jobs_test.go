@@ -792,7 +792,7 @@ func TestPodTemplate_volumes(t *testing.T) {
 			in: newInputs(withPlaybook(withSecrets(func(s *ansiblev1alpha1.PlaybookSecrets) {
 				s.VaultPasswordSecretRef = &ansiblev1alpha1.LocalObjectReference{Name: "vault"}
 			}))),
-			wantVol:   []corev1.Volume{secretVol("vault-password", "vault")},
+			wantVol: []corev1.Volume{secretVol("vault-password", "vault")},
 			// The Python operator's path, which repositories' ansible.cfg files name.
 			wantMount: []corev1.VolumeMount{{Name: "vault-password", MountPath: "/vault-password", ReadOnly: true}},
 		},
@@ -1128,9 +1128,11 @@ func TestBuildJob(t *testing.T) {
 			owner: Owner{Kind: OwnerKindPlaybook, Name: "site", UID: "uid-1"}, ttl: ManualRunTTLSeconds,
 		},
 		"a Schedule's manual run is named after it and has its backoffLimit and TTL": {
-			owner:    Owner{Kind: OwnerKindSchedule, Name: "nightly", UID: "uid-2"},
-			schedule: newSchedule(withScheduleSpec(func(s *ansiblev1alpha1.ScheduleSpec) { s.BackoffLimit, s.TTLSecondsAfterFinished = ptr.To[int32](2), ptr.To[int32](0) })),
-			backoff:  2, ttl: 0,
+			owner: Owner{Kind: OwnerKindSchedule, Name: "nightly", UID: "uid-2"},
+			schedule: newSchedule(withScheduleSpec(func(s *ansiblev1alpha1.ScheduleSpec) {
+				s.BackoffLimit, s.TTLSecondsAfterFinished = ptr.To[int32](2), ptr.To[int32](0)
+			})),
+			backoff: 2, ttl: 0,
 		},
 		"a long owner name gets a hashed label value": {
 			owner:    Owner{Kind: OwnerKindSchedule, Name: longSchedule, UID: "uid-3"},
@@ -1494,16 +1496,16 @@ func TestBuildJob_scheduleRunsDoNotCollideWithPlaybookRuns(t *testing.T) {
 
 func TestRunIDLabelValue(t *testing.T) {
 	cases := map[string]struct {
-		id      string
+		id       string
 		verbatim bool // the id is its own label value
 	}{
-		"a label-safe id is used as is":          {id: "2026-07-01T10-00", verbatim: true},
-		"dots and underscores are label-safe":    {id: "release_1.2", verbatim: true},
-		"a colon is hashed":                      {id: "2026-07-01T10:00"},
-		"a space is hashed":                      {id: "run now"},
-		"more than 63 characters are hashed":     {id: strings.Repeat("a", 64)},
-		"a leading dash is hashed":               {id: "-x"},
-		"non-ASCII is hashed":                    {id: "lauf-über"},
+		"a label-safe id is used as is":       {id: "2026-07-01T10-00", verbatim: true},
+		"dots and underscores are label-safe": {id: "release_1.2", verbatim: true},
+		"a colon is hashed":                   {id: "2026-07-01T10:00"},
+		"a space is hashed":                   {id: "run now"},
+		"more than 63 characters are hashed":  {id: strings.Repeat("a", 64)},
+		"a leading dash is hashed":            {id: "-x"},
+		"non-ASCII is hashed":                 {id: "lauf-über"},
 	}
 	seen := map[string]string{}
 	for name, tc := range cases {

@@ -53,7 +53,7 @@ func TestPythonOperatorCompatibility(t *testing.T) {
 	want := map[string][]string{
 		"ansible_operator_reconcile_total": {"Playbook/error", "Playbook/started", "Playbook/success", "Repository/error", "Repository/started",
 			"Repository/success", "Schedule/error", "Schedule/started", "Schedule/success"},
-		"ansible_operator_job_runs_total":            {"Playbook/failure", "Playbook/success", "Schedule/failure", "Schedule/success"},
+		"ansible_operator_job_runs_total":             {"Playbook/failure", "Playbook/success", "Schedule/failure", "Schedule/success"},
 		"ansible_operator_reconcile_duration_seconds": {"Playbook/", "Repository/", "Schedule/"},
 		"ansible_operator_job_run_duration_seconds":   {"Playbook/", "Schedule/"},
 	}

@@ -168,6 +168,17 @@ func releaseLegacy(ctx context.Context, c client.Client, obj client.Object) (boo
 	return true, nil
 }
 
+// afterStatus is what follows a successful status patch of obj (a Playbook
+// or Schedule; before are its conditions as read): the runs that entered
+// status are counted and announced, the condition transitions announced,
+// and the recorded runs' Jobs marked and pods released.
+func afterStatus(ctx context.Context, c client.Client, rec events.EventRecorder, obj conditioned, kind string, runs runUpdate, before []metav1.Condition) error {
+	announceRuns(rec, obj, kind, runs.added)
+	emitImagePullFailure(rec, obj, before)
+	emitReadyTransition(rec, obj, before)
+	return runs.finish(ctx, c)
+}
+
 // emitImagePullFailure records one Warning event when ImagePullFailed turned True.
 func emitImagePullFailure(rec events.EventRecorder, obj conditioned, before []metav1.Condition) {
 	now := meta.FindStatusCondition(obj.GetConditions(), ansiblev1alpha1.ImagePullFailedCondition)

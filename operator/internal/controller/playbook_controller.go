@@ -168,13 +168,7 @@ func (r *PlaybookReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if perr := patchStatus(ctx, r.Client, base, pb, &base.Status, &pb.Status); perr != nil {
 		return reconcile.Result{}, errors.Join(err, perr)
 	}
-	if ferr := runs.finish(ctx, r.Client); ferr != nil {
-		err = errors.Join(err, ferr)
-	}
-	announceRuns(r.Recorder, pb, jobs.OwnerKindPlaybook, runs.added)
-	emitImagePullFailure(r.Recorder, pb, base.Status.Conditions)
-	emitReadyTransition(r.Recorder, pb, base.Status.Conditions)
-	return reconcile.Result{}, err
+	return reconcile.Result{}, errors.Join(err, afterStatus(ctx, r.Client, r.Recorder, pb, jobs.OwnerKindPlaybook, runs, base.Status.Conditions))
 }
 
 // reconcile runs the steps; it returns what recording the runs changed.

@@ -41,7 +41,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/git"
@@ -539,20 +538,7 @@ func TestReconcilers_noOpWritesNothing(t *testing.T) {
 	repoR.ResolveBranch, repoR.LsRemote = git.ResolveBranch, git.LsRemote
 	pbR := &PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: git.CheckPaths}
 	sR := &ScheduleReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, Clock: fixed}
-	req := func(o client.Object) reconcile.Request {
-		return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)}
-	}
-	settle := func() {
-		t.Helper()
-		for _, step := range []struct {
-			r reconcile.Reconciler
-			o client.Object
-		}{{repoR, f.repo}, {pbR, f.pb}, {sR, s}} {
-			if _, err := step.r.Reconcile(ctx, req(step.o)); err != nil {
-				t.Fatalf("%T: %v", step.r, err)
-			}
-		}
-	}
+	settle := func() { reconcileInOrder(t, step{repoR, f.repo}, step{pbR, f.pb}, step{sR, s}) }
 	settle()
 	settle()
 	if !conditionTrue(get(t, s), ansiblev1alpha1.ReadyCondition) {

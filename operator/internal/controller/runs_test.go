@@ -77,6 +77,22 @@ func drain(rec *events.FakeRecorder, reason string) []string {
 	}
 }
 
+// step is a reconciler and the object it reconciles.
+type step struct {
+	r reconcile.Reconciler
+	o client.Object
+}
+
+// reconcileInOrder reconciles each step's object once, in order.
+func reconcileInOrder(t *testing.T, steps ...step) {
+	t.Helper()
+	for _, st := range steps {
+		if _, err := st.r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(st.o)}); err != nil {
+			t.Fatalf("%T: %v", st.r, err)
+		}
+	}
+}
+
 // runOnce annotates the Playbook with run-now id, reconciles (the Job is
 // made), plays the Job controller and kubelet (a pod of the template with
 // the runner's summary, the Job finished) and reconciles again.
@@ -206,17 +222,7 @@ func TestScheduleReconciler_runsOutliveTheirJob(t *testing.T) {
 			repoR, _ := newRepositoryReconciler()
 			pbR := &PlaybookReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: git.CheckPaths}
 			sR := &ScheduleReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: rec, Env: f.env, Clock: repoR.Clock}
-			reconcileAll := func() {
-				t.Helper()
-				for _, step := range []struct {
-					r reconcile.Reconciler
-					o client.Object
-				}{{repoR, f.repo}, {pbR, f.pb}, {sR, s}} {
-					if _, err := step.r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(step.o)}); err != nil {
-						t.Fatalf("%T: %v", step.r, err)
-					}
-				}
-			}
+			reconcileAll := func() { reconcileInOrder(t, step{repoR, f.repo}, step{pbR, f.pb}, step{sR, s}) }
 			reconcileAll()
 			cj := get(t, &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "often", Namespace: f.ns}})
 			// The CronJob controller's Job, which the Job controller runs.
@@ -320,17 +326,7 @@ func TestScheduleReconciler_manualRun(t *testing.T) {
 	repoR, _ := newRepositoryReconciler()
 	pbR := &PlaybookReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: git.CheckPaths}
 	sR := &ScheduleReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: events.NewFakeRecorder(100), Env: f.env, Clock: repoR.Clock}
-	reconcileAll := func() {
-		t.Helper()
-		for _, step := range []struct {
-			r reconcile.Reconciler
-			o client.Object
-		}{{repoR, f.repo}, {pbR, f.pb}, {sR, s}} {
-			if _, err := step.r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(step.o)}); err != nil {
-				t.Fatalf("%T: %v", step.r, err)
-			}
-		}
-	}
+	reconcileAll := func() { reconcileInOrder(t, step{repoR, f.repo}, step{pbR, f.pb}, step{sR, s}) }
 	reconcileAll()
 	job := get(t, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: jobs.JobName(jobs.OwnerKindSchedule, "weekly", "now-1"), Namespace: f.ns}})
 	if ptr.Deref(job.Spec.BackoffLimit, -1) != 1 || ptr.Deref(job.Spec.TTLSecondsAfterFinished, -1) != 120 {

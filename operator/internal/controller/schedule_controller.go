@@ -169,13 +169,7 @@ func (r *ScheduleReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if perr := patchStatus(ctx, r.Client, base, s, &base.Status, &s.Status); perr != nil {
 		return reconcile.Result{}, errors.Join(err, perr)
 	}
-	if ferr := runs.finish(ctx, r.Client); ferr != nil {
-		err = errors.Join(err, ferr)
-	}
-	announceRuns(r.Recorder, s, jobs.OwnerKindSchedule, runs.added)
-	emitImagePullFailure(r.Recorder, s, base.Status.Conditions)
-	emitReadyTransition(r.Recorder, s, base.Status.Conditions)
-	return res, err
+	return res, errors.Join(err, afterStatus(ctx, r.Client, r.Recorder, s, jobs.OwnerKindSchedule, runs, base.Status.Conditions))
 }
 
 func (r *ScheduleReconciler) reconcile(ctx context.Context, s *ansiblev1alpha1.Schedule) (reconcile.Result, runUpdate, error) {

@@ -112,15 +112,6 @@ func (rs runSet) record(runs []ansiblev1alpha1.RunRecord, ownerUID types.UID) ru
 	for _, r := range runs {
 		inRuns[r.JobName] = true
 	}
-	holding := func(pods []corev1.Pod) []*corev1.Pod {
-		var out []*corev1.Pod
-		for i := range pods {
-			if slices.Contains(pods[i].Finalizers, jobs.RunRecordFinalizer) {
-				out = append(out, &pods[i])
-			}
-		}
-		return out
-	}
 	otherOwner := func(labels map[string]string) bool {
 		uid := labels[jobs.OwnerUIDLabel]
 		return uid != "" && uid != string(ownerUID)
@@ -131,7 +122,7 @@ func (rs runSet) record(runs []ansiblev1alpha1.RunRecord, ownerUID types.UID) ru
 		seen[job.Name] = true
 		pods := rs.pods[job.Name]
 		if otherOwner(job.Labels) {
-			u.release = append(u.release, holding(pods)...)
+			u.release = append(u.release, waitingPods(pods)...)
 			continue
 		}
 		rec, finished := runRecord(job, newestPod(pods))
@@ -145,7 +136,7 @@ func (rs runSet) record(runs []ansiblev1alpha1.RunRecord, ownerUID types.UID) ru
 		if !marked {
 			u.mark = append(u.mark, job)
 		}
-		u.release = append(u.release, holding(pods)...)
+		u.release = append(u.release, waitingPods(pods)...)
 	}
 	names := make([]string, 0, len(rs.pods))
 	for name := range rs.pods {
@@ -153,7 +144,7 @@ func (rs runSet) record(runs []ansiblev1alpha1.RunRecord, ownerUID types.UID) ru
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		pods := holding(rs.pods[name])
+		pods := waitingPods(rs.pods[name])
 		if seen[name] || len(pods) == 0 {
 			continue
 		}
@@ -172,6 +163,17 @@ func (rs runSet) record(runs []ansiblev1alpha1.RunRecord, ownerUID types.UID) ru
 		u.release = append(u.release, pods...)
 	}
 	return u
+}
+
+// waitingPods are the pods that still hold jobs.RunRecordFinalizer.
+func waitingPods(pods []corev1.Pod) []*corev1.Pod {
+	var out []*corev1.Pod
+	for i := range pods {
+		if slices.Contains(pods[i].Finalizers, jobs.RunRecordFinalizer) {
+			out = append(out, &pods[i])
+		}
+	}
+	return out
 }
 
 // trimmedLegacy reports whether job was made by an older operator (its
@@ -260,12 +262,8 @@ func releaseOwnerless(ctx context.Context, c client.Client, namespace, kind, nam
 		return err
 	}
 	var pods []*corev1.Pod
-	for job := range rs.pods {
-		for i := range rs.pods[job] {
-			if p := &rs.pods[job][i]; slices.Contains(p.Finalizers, jobs.RunRecordFinalizer) {
-				pods = append(pods, p)
-			}
-		}
+	for _, ps := range rs.pods {
+		pods = append(pods, waitingPods(ps)...)
 	}
 	return releasePods(ctx, c, pods)
 }

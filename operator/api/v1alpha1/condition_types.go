@@ -120,8 +120,9 @@ const (
 	// exist on the remote.
 	BranchNotFoundReason = "BranchNotFound"
 
-	// RevisionNotFoundReason: CloneReady=False because spec.revision is not
-	// a commit of the remote.
+	// RevisionNotFoundReason: CloneReady=False because the abbreviated
+	// spec.revision matches no commit of the remote's branches and tags,
+	// matches several, or the repository is too large to look it up.
 	RevisionNotFoundReason = "RevisionNotFound"
 
 	// RepoNotReadyReason: Ready=False on a Playbook whose Repository does

@@ -522,6 +522,63 @@ type RunRecord struct {
 	Truncated bool `json:"truncated,omitempty"`
 }
 
+// ManualRunState is how the last manual run stands.
+// +kubebuilder:validation:Enum=Running;Succeeded;Failed
+type ManualRunState string
+
+const (
+	// ManualRunRunning: its Job was made and has not finished.
+	ManualRunRunning ManualRunState = "Running"
+	// ManualRunSucceeded: the run succeeded.
+	ManualRunSucceeded ManualRunState = "Succeeded"
+	// ManualRunFailed: the run failed, or its Job could not be made.
+	ManualRunFailed ManualRunState = "Failed"
+)
+
+// ManualRun is the last manual run (annotation ansible.cloud37.dev/run-now)
+// in the shape the Python operator wrote, which scripts poll. The run's
+// full record is in status.runs once it finished.
+type ManualRun struct {
+	// runId is the run-now annotation's value.
+	// +required
+	RunID string `json:"runId"`
+
+	// jobRef is the run's Job as namespace/name.
+	// +optional
+	JobRef string `json:"jobRef,omitempty"`
+
+	// startTime is when the operator made the Job.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// completionTime is when the run finished.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+
+	// status is Running, Succeeded or Failed. (A status string rather than
+	// a condition: the Python operator's scripts read this field.)
+	// +required
+	Status ManualRunState `json:"status"`
+
+	// reason is JobCreated (Running), JobSucceeded or JobFailed.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+
+	// message explains the state for humans.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// Reasons of ManualRun.
+const (
+	// ManualRunJobCreatedReason: the run's Job was made (Running).
+	ManualRunJobCreatedReason = "JobCreated"
+	// ManualRunJobSucceededReason: the run succeeded.
+	ManualRunJobSucceededReason = "JobSucceeded"
+	// ManualRunJobFailedReason: the run failed, or its Job could not be made.
+	ManualRunJobFailedReason = "JobFailed"
+)
+
 // PlaybookStatus is the observed state of a Playbook.
 type PlaybookStatus struct {
 	// observedGeneration is the generation of the spec that status
@@ -542,6 +599,10 @@ type PlaybookStatus struct {
 	// annotation to the same value again starts no run.
 	// +optional
 	LastHandledRunNow string `json:"lastHandledRunNow,omitempty"`
+
+	// lastManualRun is the last manual run, in the Python operator's shape.
+	// +optional
+	LastManualRun *ManualRun `json:"lastManualRun,omitempty"`
 
 	// runs are the last finished runs of this Playbook, newest first; at
 	// most 10.

@@ -140,6 +140,26 @@ type RepositoryAuth struct {
 	// logs.
 	// +optional
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
+
+	// passToAnsible gives ansible itself the same credentials for the
+	// repository's host, so that requirements.yml entries and git tasks
+	// that fetch other private repositories of that host work: with ssh,
+	// GIT_SSH_COMMAND uses the key (copied to ~/.ssh, mode 0600) and the
+	// known_hosts ConfigMap for that host; with https and token, ~/.netrc
+	// (mode 0600) has the username and password or token for that host,
+	// which git, ansible-galaxy and the uri and get_url modules read. HOME
+	// is the run pod's own emptyDir. Default: true, as the Python operator
+	// did (it wrote tokens for github.com only). false keeps the
+	// credentials to the fetch of the repository.
+	// +optional
+	// +kubebuilder:default=true
+	PassToAnsible *bool `json:"passToAnsible,omitempty"`
+}
+
+// GetPassToAnsible returns passToAnsible, true when unset (objects stored
+// before the field existed).
+func (in *RepositoryAuth) GetPassToAnsible() bool {
+	return in == nil || in.PassToAnsible == nil || *in.PassToAnsible
 }
 
 // RepositorySSH configures ssh host key checking.
@@ -220,8 +240,14 @@ type RepositorySpec struct {
 	URL string `json:"url"`
 
 	// revision is a commit SHA to run instead of the tip of branch: 7 to 40
-	// hex digits (64 for SHA-256 repositories). It overrides branch and
-	// does not need to be a branch tip. Optional.
+	// hex digits, in any case. It overrides branch and does not need to be
+	// a branch tip. An abbreviation is resolved once to the full commit
+	// (status.resolvedRevision) among the commits of every branch and tag,
+	// which the operator fetches for that within 64 MiB (Ready is False
+	// with reason RevisionNotFound when no commit, several commits, or a
+	// larger repository stand in the way: then give the full 40 digits).
+	// 64-digit SHA-256 names are accepted by the schema but refused
+	// (Stalled): runs check out SHA-1 repositories only. Optional.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9a-fA-F]{7,40}|[0-9a-fA-F]{64})$')",message="revision must be a commit SHA: 7 to 40 hex digits (64 for SHA-256 repositories); to follow a branch set branch instead"

@@ -90,7 +90,11 @@ type ScheduleSpec struct {
 	Resources *ResourceRequirements `json:"resources,omitempty"`
 
 	// backoffLimit is how often a failed run's pod is retried before the
-	// run counts as failed. Default: 3; minimum 0.
+	// run counts as failed, for the Schedule's scheduled and manual runs.
+	// Failures before ansible-playbook starts (the fetch of the repository,
+	// ansible-galaxy) count; a pod that a disruption stopped (node drain,
+	// eviction, preemption: condition DisruptionTarget) is replaced without
+	// counting. Default: 3; minimum 0.
 	// +optional
 	// +kubebuilder:default=3
 	// +kubebuilder:validation:Minimum=0
@@ -111,8 +115,10 @@ type ScheduleSpec struct {
 	FailedJobsHistoryLimit *int32 `json:"failedJobsHistoryLimit,omitempty"`
 
 	// ttlSecondsAfterFinished deletes a finished Job (and its pod and logs)
-	// after this many seconds; its outcome stays in status.runs. Default:
-	// 3600; minimum 0.
+	// after this many seconds, for the Schedule's scheduled and manual
+	// runs; its outcome stays in status.runs (the run's pods keep the Job
+	// until the operator recorded it, even with 0). Default: 3600; minimum
+	// 0.
 	// +optional
 	// +kubebuilder:default=3600
 	// +kubebuilder:validation:Minimum=0
@@ -149,7 +155,8 @@ type ScheduleStatus struct {
 	// +optional
 	LastRunTime *metav1.Time `json:"lastRunTime,omitempty"`
 
-	// lastJobRef is the Job of the last run, as namespace/name.
+	// lastJobRef is the Job of the last run, as namespace/name (the Python
+	// operator's form).
 	// +optional
 	LastJobRef string `json:"lastJobRef,omitempty"`
 
@@ -162,6 +169,10 @@ type ScheduleStatus struct {
 	// annotation to the same value again starts no run.
 	// +optional
 	LastHandledRunNow string `json:"lastHandledRunNow,omitempty"`
+
+	// lastManualRun is the last manual run, in the shape of a Playbook's.
+	// +optional
+	LastManualRun *ManualRun `json:"lastManualRun,omitempty"`
 
 	// runs are the last finished runs of this Schedule (scheduled and
 	// manual), newest first; at most 10.

@@ -44,6 +44,7 @@ import (
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/controller"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/git"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
 )
 
@@ -82,6 +83,7 @@ func run() error {
 		watch                  namespaces
 		configMap              string
 		operatorImage          string
+		workers                int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
@@ -90,6 +92,7 @@ func run() error {
 	flag.Var(&watch, "namespace", "namespace to watch (repeatable or comma-separated); none watches the whole cluster")
 	flag.StringVar(&configMap, "config-map", "ansible-playbook-operator-config", "name of the OperatorConfig ConfigMap (key config.yaml) in the operator's namespace (POD_NAMESPACE)")
 	flag.StringVar(&operatorImage, "operator-image", "", "the operator's own image for the runs' init container; default: read from this Pod (POD_NAMESPACE, POD_NAME), so it is pinned exactly as the operator is")
+	flag.IntVar(&workers, "max-concurrent-reconciles", controller.DefaultMaxConcurrentReconciles, "workers per controller: a git host that does not answer holds one of the Repository or Playbook workers for up to a minute")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -150,19 +153,21 @@ func run() error {
 	recorder := mgr.GetEventRecorder("ansible-playbook-operator")
 	if err := (&controller.PlaybookReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, Env: env,
-		CheckPaths: controller.CheckPaths,
+		CheckPaths: git.CheckPaths, MaxConcurrentReconciles: workers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the Playbook controller: %w", err)
 	}
 	if err := (&controller.ScheduleReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, Env: env,
+		MaxConcurrentReconciles: workers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the Schedule controller: %w", err)
 	}
 	if err := (&controller.RepositoryReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  recorder,
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Recorder:                recorder,
+		MaxConcurrentReconciles: workers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("failed to set up the Repository controller: %w", err)
 	}

@@ -23,12 +23,14 @@ package controller
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
@@ -36,6 +38,22 @@ import (
 
 // FieldOwner is the field manager of every write, server-side apply included.
 const FieldOwner = "ansible-playbook-operator"
+
+// DefaultMaxConcurrentReconciles is each controller's number of workers
+// when a reconciler's MaxConcurrentReconciles is 0. A Repository whose git
+// host never answers holds one worker for up to git.DefaultTimeout per
+// attempt (a Playbook's path check, git.FetchTimeout): with one worker that
+// stalled every other object of the kind for a minute.
+const DefaultMaxConcurrentReconciles = 4
+
+// controllerOptions are the options of a controller with workers workers
+// (0: DefaultMaxConcurrentReconciles).
+func controllerOptions(workers int) controller.Options {
+	if workers <= 0 {
+		workers = DefaultMaxConcurrentReconciles
+	}
+	return controller.Options{MaxConcurrentReconciles: workers}
+}
 
 // Leftovers of the Python operator (kopf): released and cleaned on first
 // reconcile, since nothing will ever handle them again.
@@ -92,11 +110,13 @@ func summarize(obj conditioned, o outcome) {
 	}
 }
 
-// patchStatus writes the status once, and only when it changed. The patch
-// is optimistically locked: a reconcile that read a stale object from the
+// patchStatus writes the status once, and only when it changed; baseStatus
+// and status point to the snapshot's and obj's status. The patch is
+// optimistically locked: a reconcile that read a stale object from the
 // cache gets a conflict and is retried, so the runs, events and metrics
 // announced after a successful patch are announced exactly once.
-func patchStatus(ctx context.Context, c client.Client, base, obj client.Object, baseStatus, status any) error {
+func patchStatus(ctx context.Context, c client.Client, base client.Object, obj conditioned, baseStatus, status any) error {
+	fillTransitionTimes(obj, time.Now())
 	if equality.Semantic.DeepEqual(baseStatus, status) {
 		return nil
 	}
@@ -105,6 +125,21 @@ func patchStatus(ctx context.Context, c client.Client, base, obj client.Object, 
 		return fmt.Errorf("failed to patch status: %w", err)
 	}
 	return nil
+}
+
+// fillTransitionTimes gives every condition without a lastTransitionTime
+// one. The Python operator never set it, and meta.SetStatusCondition keeps
+// the time of a condition whose status did not change, so a migrated
+// condition would otherwise reach the API server as null, which the CRD
+// refuses: every status write would fail.
+func fillTransitionTimes(obj conditioned, now time.Time) {
+	conds := obj.GetConditions()
+	for i := range conds {
+		if conds[i].LastTransitionTime.IsZero() {
+			conds[i].LastTransitionTime = metav1.NewTime(now)
+		}
+	}
+	obj.SetConditions(conds)
 }
 
 // releaseLegacy removes the Python operator's finalizers and annotations.
@@ -131,6 +166,17 @@ func releaseLegacy(ctx context.Context, c client.Client, obj client.Object) (boo
 		return false, fmt.Errorf("failed to release the Python operator's finalizers and annotations: %w", err)
 	}
 	return true, nil
+}
+
+// afterStatus is what follows a successful status patch of obj (a Playbook
+// or Schedule; before are its conditions as read): the runs that entered
+// status are counted and announced, the condition transitions announced,
+// and the recorded runs' Jobs marked and pods released.
+func afterStatus(ctx context.Context, c client.Client, rec events.EventRecorder, obj conditioned, kind string, runs runUpdate, before []metav1.Condition) error {
+	announceRuns(rec, obj, kind, runs.added)
+	emitImagePullFailure(rec, obj, before)
+	emitReadyTransition(rec, obj, before)
+	return runs.finish(ctx, c)
 }
 
 // emitImagePullFailure records one Warning event when ImagePullFailed turned True.

@@ -20,10 +20,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -44,6 +44,7 @@ import (
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/git"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/metrics"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/runspec"
 )
 
 // Field indexes: dependents are found through the API cache, so a
@@ -68,6 +69,9 @@ type PlaybookReconciler struct {
 	// CheckPaths validates paths at the Repository's commit; nil leaves
 	// CloneReady Unknown (the runner then fails fast naming a missing path).
 	CheckPaths PathChecker
+	// MaxConcurrentReconciles is the number of workers; 0 means
+	// DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
 
 	pathsMu sync.Mutex
 	// pathsSeen caches path checks by url, commit and paths: one fetch per
@@ -79,8 +83,15 @@ var _ reconcile.Reconciler = (*PlaybookReconciler)(nil)
 
 // +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=playbooks,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=playbooks/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// Run Jobs block their Playbook's deletion until the garbage collector has
+// removed them; the OwnerReferencesPermissionEnforcement admission plugin
+// (on in OpenShift) lets only a user who may update the owner's finalizers
+// set that.
+// +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=playbooks/finalizers,verbs=update
+// Finished run Jobs are annotated as recorded, and their pods' finalizer
+// jobs.RunRecordFinalizer is removed, once the run is in status.
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;persistentvolumeclaims,verbs=get;list;watch
 
 // SetupWithManager registers the reconciler and its field index.
@@ -97,6 +108,7 @@ func (r *PlaybookReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&ansiblev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(r.playbooksOfRepository)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.allPlaybooks), builder.WithPredicates(isConfigMap(r.Env.ConfigMap))).
 		Named("playbook").
+		WithOptions(controllerOptions(r.MaxConcurrentReconciles)).
 		Complete(r)
 }
 
@@ -138,55 +150,49 @@ func isConfigMap(key types.NamespacedName) predicate.Predicate {
 
 // Reconcile implements reconcile.Reconciler.
 func (r *PlaybookReconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
-	start := time.Now()
-	defer func() { metrics.ObserveReconcile("Playbook", start, retErr, res.RequeueAfter > 0) }()
+	done := metrics.StartReconcile("Playbook")
+	defer func() { done(retErr) }()
 
 	pb := &ansiblev1alpha1.Playbook{}
 	if err := r.Client.Get(ctx, req.NamespacedName, pb); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			return reconcile.Result{}, releaseOwnerless(ctx, r.Client, req.Namespace, jobs.OwnerKindPlaybook, req.Name)
+		}
+		return reconcile.Result{}, err
 	}
 	if _, err := releaseLegacy(ctx, r.Client, pb); err != nil {
 		return reconcile.Result{}, err
 	}
 	base := pb.DeepCopy()
-	added, err := r.reconcile(ctx, pb)
-	if perr := patchStatus(ctx, r.Client, base, pb, base.Status, pb.Status); perr != nil {
+	runs, err := r.reconcile(ctx, pb)
+	if perr := patchStatus(ctx, r.Client, base, pb, &base.Status, &pb.Status); perr != nil {
 		return reconcile.Result{}, errors.Join(err, perr)
 	}
-	announceRuns(r.Recorder, pb, "Playbook", added)
-	emitImagePullFailure(r.Recorder, pb, base.Status.Conditions)
-	emitReadyTransition(r.Recorder, pb, base.Status.Conditions)
-	return reconcile.Result{}, err
+	return reconcile.Result{}, errors.Join(err, afterStatus(ctx, r.Client, r.Recorder, pb, jobs.OwnerKindPlaybook, runs, base.Status.Conditions))
 }
 
-// reconcile runs the steps; it returns the run records that entered status.
-func (r *PlaybookReconciler) reconcile(ctx context.Context, pb *ansiblev1alpha1.Playbook) ([]ansiblev1alpha1.RunRecord, error) {
+// reconcile runs the steps; it returns what recording the runs changed.
+func (r *PlaybookReconciler) reconcile(ctx context.Context, pb *ansiblev1alpha1.Playbook) (runUpdate, error) {
 	// Finished runs are recorded whatever the Playbook's state.
-	jobList := &batchv1.JobList{}
-	if err := r.Client.List(ctx, jobList, client.InNamespace(pb.Namespace), client.MatchingLabels{
-		jobs.ManagedByLabel: jobs.ManagedByValue, jobs.OwnerKindLabel: "Playbook", jobs.OwnerNameLabel: jobs.LabelValue(pb.Name),
-	}); err != nil {
-		return nil, fmt.Errorf("failed to list Jobs: %w", err)
-	}
-	runs, added, err := recordRuns(ctx, r.Client, "Playbook", pb.Status.Runs, jobList.Items)
+	rs, err := listRuns(ctx, r.Client, pb.Namespace, jobs.OwnerKindPlaybook, pb.Name)
 	if err != nil {
-		return nil, err
+		return runUpdate{}, err
 	}
-	pb.Status.Runs = runs
-	if err := observeImagePulls(ctx, r.Client, pb, jobList.Items); err != nil {
-		return added, err
-	}
+	runs := rs.record(pb.Status.Runs, pb.UID)
+	pb.Status.Runs = mergeRuns(pb.Status.Runs, runs.added)
+	noteManualRun(pb.Status.LastManualRun, pb.Namespace, runs.added)
+	observeImagePulls(pb, rs)
 
 	o, repo, err := r.validate(ctx, pb)
 	if err != nil {
-		return added, err
+		return runs, err
 	}
 	summarize(pb, o)
 	pb.Status.ObservedGeneration = pb.Generation
 	if !o.ready {
-		return added, nil
+		return runs, nil
 	}
-	return added, r.runNow(ctx, pb, repo, jobList.Items)
+	return runs, r.runNow(ctx, pb, repo, rs.jobs)
 }
 
 // validate checks the Repository, the executor and the paths.
@@ -226,15 +232,23 @@ func (r *PlaybookReconciler) validate(ctx context.Context, pb *ansiblev1alpha1.P
 		message: fmt.Sprintf("ready to run %s at commit %s", pb.Spec.PlaybookPath, repo.Status.ResolvedRevision)}, repo, nil
 }
 
-// paths the run needs in the checkout.
+// requiredPaths are the paths of the Playbook that must exist in the
+// repository at the commit. Host lists and absolute paths (files of the
+// executor image or of mounted volumes) are the runner's to check: the same
+// rule, runspec.InventoryKind and FileKind, decides in both places.
 func requiredPaths(pb *ansiblev1alpha1.Playbook) []string {
 	paths := []string{pb.Spec.PlaybookPath}
+	inventories := pb.Spec.InventoryPaths
 	if pb.Spec.InventoryPath != "" {
-		paths = append(paths, pb.Spec.InventoryPath)
+		inventories = []string{pb.Spec.InventoryPath}
 	}
-	paths = append(paths, pb.Spec.InventoryPaths...)
-	if pb.Spec.AnsibleCfgPath != "" {
-		paths = append(paths, pb.Spec.AnsibleCfgPath)
+	for _, inv := range inventories {
+		if runspec.InventoryKind(inv) == runspec.RepositoryPath {
+			paths = append(paths, inv)
+		}
+	}
+	if cfg := pb.Spec.AnsibleCfgPath; cfg != "" && runspec.FileKind(cfg) == runspec.RepositoryPath {
+		paths = append(paths, cfg)
 	}
 	return paths
 }
@@ -289,35 +303,55 @@ func (r *PlaybookReconciler) runNow(ctx context.Context, pb *ansiblev1alpha1.Pla
 		return err
 	}
 	in := jobs.Inputs{Playbook: pb, Repository: repo, Config: cfg, OperatorImage: r.Env.OperatorImage}
-	return startRun(ctx, r.Client, r.Recorder, pb, "Playbook", &pb.Status.LastHandledRunNow, in, existing)
+	return startRun(ctx, r.Client, r.Recorder, pb, jobs.OwnerKindPlaybook, manualRuns{&pb.Status.LastHandledRunNow, &pb.Status.LastManualRun, pb.Status.Runs}, in, existing)
+}
+
+// manualRuns are an owner's status fields about manual runs.
+type manualRuns struct {
+	// lastHandled is status.lastHandledRunNow.
+	lastHandled *string
+	// last is status.lastManualRun.
+	last **ansiblev1alpha1.ManualRun
+	// runs is status.runs.
+	runs []ansiblev1alpha1.RunRecord
 }
 
 // startRun creates the Job of the owner's run-now id once: an id already
-// handled, or carried by an existing Job, is a no-op, so replaying after an
-// operator restart does nothing. lastHandled is the owner's status field.
-func startRun(ctx context.Context, c client.Client, rec events.EventRecorder, owner client.Object, kind string, lastHandled *string, in jobs.Inputs, existing []batchv1.Job) error {
+// handled (the last one, or one of the recorded runs), or carried by an
+// existing Job, is a no-op, so replaying after an operator restart or after
+// the TTL deleted the run's Job does nothing.
+func startRun(ctx context.Context, c client.Client, rec events.EventRecorder, owner client.Object, kind string, st manualRuns, in jobs.Inputs, existing []batchv1.Job) error {
 	id := owner.GetAnnotations()[RunNowAnnotation]
-	if id == "" || id == *lastHandled {
+	if id == "" || id == *st.lastHandled {
 		return nil
 	}
 	name := jobs.JobName(kind, owner.GetName(), id)
+	handled := slices.ContainsFunc(st.runs, func(r ansiblev1alpha1.RunRecord) bool { return r.RunID == id && r.JobName == name })
 	for i := range existing {
-		if existing[i].Name == name || existing[i].Annotations[jobs.RunIDAnnotation] == id {
-			*lastHandled = id
-			return nil
-		}
+		handled = handled || existing[i].Name == name || existing[i].Annotations[jobs.RunIDAnnotation] == id
 	}
-	job, err := jobs.BuildJob(in, kind, owner.GetName(), id)
+	if handled {
+		*st.lastHandled = id
+		return nil
+	}
+	job, err := jobs.BuildJob(in, jobs.Owner{Kind: kind, Name: owner.GetName(), UID: owner.GetUID()}, id)
 	if err != nil {
+		// No start time: the same failure on the next reconcile writes nothing.
+		*st.last = &ansiblev1alpha1.ManualRun{RunID: id, Status: ansiblev1alpha1.ManualRunFailed, Reason: ansiblev1alpha1.ManualRunJobFailedReason,
+			Message: fmt.Sprintf("failed to build the Job of run %s: %s", id, err)}
 		return reconcile.TerminalError(fmt.Errorf("failed to build the Job of run %q: %w", id, err))
 	}
 	if err := controllerutil.SetControllerReference(owner, job, c.Scheme()); err != nil {
 		return err
 	}
 	if err := c.Create(ctx, job, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("failed to create Job %s: %w", job.Name, err)
+		return fmt.Errorf("failed to create Job %q: %w", job.Name, err)
 	}
-	*lastHandled = id
+	*st.lastHandled = id
+	now := metav1.Now()
+	*st.last = &ansiblev1alpha1.ManualRun{RunID: id, JobRef: jobRef(job.Namespace, job.Name), StartTime: &now,
+		Status: ansiblev1alpha1.ManualRunRunning, Reason: ansiblev1alpha1.ManualRunJobCreatedReason,
+		Message: fmt.Sprintf("manual run Job %s created", job.Name)}
 	if rec != nil {
 		rec.Eventf(owner, job, "Normal", "RunStarted", "Run", "run %s started as Job %s at commit %s", id, job.Name, in.Repository.Status.ResolvedRevision)
 	}

@@ -20,6 +20,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,6 +30,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -36,8 +39,8 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/git"
@@ -96,7 +99,7 @@ func startOperator(t *testing.T, env Environment) {
 		if err := (&RepositoryReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec}).SetupWithManager(mgr); err != nil {
 			return err
 		}
-		if err := (&PlaybookReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Env: env, CheckPaths: CheckPaths}).SetupWithManager(mgr); err != nil {
+		if err := (&PlaybookReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Env: env, CheckPaths: git.CheckPaths}).SetupWithManager(mgr); err != nil {
 			return err
 		}
 		return (&ScheduleReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Env: env}).SetupWithManager(mgr)
@@ -183,6 +186,8 @@ func TestPlaybookReconciler_runNow(t *testing.T) {
 	eventually(t, "lastHandledRunNow", func() (bool, string) {
 		return get(t, f.pb).Status.LastHandledRunNow == "first", get(t, f.pb).Status.LastHandledRunNow
 	})
+	// status.lastManualRun in the Python operator's shape, read as JSON.
+	wantManualRun(t, f.pb, map[string]string{"runId": "first", "jobRef": f.ns + "/" + job.Name, "status": "Running", "reason": "JobCreated"}, "startTime")
 	if get(t, f.pb).Annotations[RunNowAnnotation] != "first" {
 		t.Error("the operator removed the run-now annotation")
 	}
@@ -202,6 +207,7 @@ func TestPlaybookReconciler_runNow(t *testing.T) {
 	if ready := condition(get(t, f.pb), ansiblev1alpha1.ReadyCondition); ready.Status != metav1.ConditionTrue {
 		t.Errorf("Ready after the run: %s %s", ready.Status, ready.Reason)
 	}
+	wantManualRun(t, f.pb, map[string]string{"runId": "first", "jobRef": f.ns + "/" + job.Name, "status": "Succeeded", "reason": "JobSucceeded"}, "startTime", "completionTime", "message")
 
 	// The same id again, and a restart of the operator: no new Job.
 	annotate("first")
@@ -215,6 +221,59 @@ func TestPlaybookReconciler_runNow(t *testing.T) {
 	})
 }
 
+// wantManualRun checks status.lastManualRun of obj, read as JSON as the
+// Python operator's scripts read it: the given string fields and the
+// presence of the others.
+func wantManualRun(t *testing.T, obj client.Object, want map[string]string, present ...string) {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(obj.GetObjectKind().GroupVersionKind())
+	if u.GetKind() == "" {
+		gvk, err := apiutil.GVKForObject(obj, scheme)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.SetGroupVersionKind(gvk)
+	}
+	if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(obj), u); err != nil {
+		t.Fatal(err)
+	}
+	run, _, _ := unstructured.NestedMap(u.Object, "status", "lastManualRun")
+	for k, v := range want {
+		if run[k] != v {
+			t.Errorf("status.lastManualRun.%s = %v, want %q (lastManualRun %v)", k, run[k], v, run)
+		}
+	}
+	for _, k := range present {
+		if s, _ := run[k].(string); s == "" {
+			t.Errorf("status.lastManualRun.%s is empty (lastManualRun %v)", k, run)
+		}
+	}
+}
+
+// createJobPod creates a pod of job as the Job controller does
+// (GetPodFromTemplate): the template's labels, annotations and finalizers,
+// the job-name and controller-uid labels, a controller reference.
+func createJobPod(t *testing.T, job *batchv1.Job, suffix string) *corev1.Pod {
+	t.Helper()
+	tmpl := job.Spec.Template
+	labels := maps.Clone(tmpl.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[batchv1.JobNameLabel], labels[batchv1.ControllerUidLabel] = job.Name, string(job.UID)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-" + suffix, Namespace: job.Namespace, Labels: labels,
+			Annotations: maps.Clone(tmpl.Annotations), Finalizers: slices.Clone(tmpl.Finalizers),
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}},
+		Spec: *tmpl.Spec.DeepCopy(),
+	}
+	if err := k8sClient.Create(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	return pod
+}
+
 // finishJob writes a finished Job status and its pod with the runner's
 // termination message, as the Job controller and kubelet would.
 func finishJob(t *testing.T, job *batchv1.Job, ok bool, sum runspec.Summary) {
@@ -224,14 +283,7 @@ func finishJob(t *testing.T, job *batchv1.Job, ok bool, sum runspec.Summary) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-pod", Namespace: job.Namespace,
-			Labels: map[string]string{"batch.kubernetes.io/job-name": job.Name, jobs.ManagedByLabel: jobs.ManagedByValue}},
-		Spec: *job.Spec.Template.Spec.DeepCopy(),
-	}
-	if err := k8sClient.Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
+	pod := createJobPod(t, job, "pod")
 	exit := int32(0)
 	if !ok {
 		exit = 2
@@ -376,7 +428,7 @@ func TestScheduleReconciler(t *testing.T) {
 	eventually(t, "lastJobRef and BlockedByConcurrency", func() (bool, string) {
 		got := get(t, s)
 		c := condition(got, ansiblev1alpha1.BlockedByConcurrencyCondition)
-		return got.Status.LastJobRef == job.Name && got.Status.LastRunRevision == f.src.Head(t, "main") && got.Status.LastRunTime != nil &&
+		return got.Status.LastJobRef == f.ns+"/"+job.Name && got.Status.LastRunRevision == f.src.Head(t, "main") && got.Status.LastRunTime != nil &&
 			c.Status == metav1.ConditionTrue, fmt.Sprintf("lastJobRef %q revision %q blocked %s", got.Status.LastJobRef, got.Status.LastRunRevision, c.Status)
 	})
 	finishJob(t, job, false, runspec.Summary{Result: "failed", Reason: "PlaybookFailed", ExitCode: 2,
@@ -484,22 +536,9 @@ func TestReconcilers_noOpWritesNothing(t *testing.T) {
 	fixed := clocktesting.NewFakePassiveClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	repoR := &RepositoryReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Clock: fixed}
 	repoR.ResolveBranch, repoR.LsRemote = git.ResolveBranch, git.LsRemote
-	pbR := &PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: CheckPaths}
+	pbR := &PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: git.CheckPaths}
 	sR := &ScheduleReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, Clock: fixed}
-	req := func(o client.Object) reconcile.Request {
-		return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)}
-	}
-	settle := func() {
-		t.Helper()
-		for _, step := range []struct {
-			r reconcile.Reconciler
-			o client.Object
-		}{{repoR, f.repo}, {pbR, f.pb}, {sR, s}} {
-			if _, err := step.r.Reconcile(ctx, req(step.o)); err != nil {
-				t.Fatalf("%T: %v", step.r, err)
-			}
-		}
-	}
+	settle := func() { reconcileInOrder(t, step{repoR, f.repo}, step{pbR, f.pb}, step{sR, s}) }
 	settle()
 	settle()
 	if !conditionTrue(get(t, s), ansiblev1alpha1.ReadyCondition) {
@@ -517,7 +556,7 @@ func TestReconcilers_noOpWritesNothing(t *testing.T) {
 		t.Fatalf("%d Jobs for run r1, want 1", n)
 	}
 	// A restart: new reconcilers with no memory replay everything.
-	pbR = &PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: CheckPaths}
+	pbR = &PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: git.CheckPaths}
 	sR = &ScheduleReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, Clock: fixed}
 	writes.Store(0)
 	settle()
@@ -526,46 +565,6 @@ func TestReconcilers_noOpWritesNothing(t *testing.T) {
 	}
 	if n := len(jobsOf(t, f.ns, "Playbook", "site")); n != 1 {
 		t.Errorf("%d Jobs after the replay, want 1", n)
-	}
-}
-
-// TestScheduleReconciler_adoptsPythonOperatorCronJob: a CronJob named after
-// the Schedule, written by the Python operator's update manager, is adopted:
-// server-side apply takes ownership of its fields from "ansible-operator".
-func TestScheduleReconciler_adoptsPythonOperatorCronJob(t *testing.T) {
-	requireEnv(t)
-	f := newFixture(t, "")
-	ctx := context.Background()
-	s := &ansiblev1alpha1.Schedule{ObjectMeta: metav1.ObjectMeta{Name: "legacy", Namespace: f.ns,
-		Finalizers:  []string{"kopf.zalando.org/KopfFinalizerMarker"},
-		Annotations: map[string]string{"kopf.zalando.org/last-handled-configuration": "{}"},
-	}, Spec: ansiblev1alpha1.ScheduleSpec{PlaybookRef: ansiblev1alpha1.ObjectReference{Name: "site"}, Schedule: "*/30 * * * *"}}
-	if err := k8sClient.Create(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	// In the reference's shape: same name, its labels, written with an update by the ansible-operator manager.
-	old := &batchv1.CronJob{
-		ObjectMeta: metav1.ObjectMeta{Name: "legacy", Namespace: f.ns,
-			Labels:      map[string]string{"ansible.cloud37.dev/managed-by": "ansible-operator"},
-			Annotations: map[string]string{"ansible.cloud37.dev/owner-uid": string(s.UID)}},
-		Spec: batchv1.CronJobSpec{Schedule: "0 3 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{
-			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "ansible-runner", Image: "kenchrcum/ansible-runner:latest"}}},
-		}}}},
-	}
-	if err := k8sClient.Create(ctx, old, client.FieldOwner("ansible-operator")); err != nil {
-		t.Fatal(err)
-	}
-	startOperator(t, f.env)
-	waitReady(t, s)
-	cj := get(t, &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "legacy", Namespace: f.ns}})
-	if cj.Spec.Schedule != "*/30 * * * *" || !metav1.IsControlledBy(cj, s) || !managedBy(cj, FieldOwner, "Apply") {
-		t.Errorf("not adopted: schedule %q controlled %v managers %v", cj.Spec.Schedule, metav1.IsControlledBy(cj, s), cj.ManagedFields)
-	}
-	if c := cj.Spec.JobTemplate.Spec.Template.Spec.Containers; len(c) != 1 || c[0].Image == "kenchrcum/ansible-runner:latest" {
-		t.Errorf("the old executor container was kept: %+v", c)
-	}
-	if got := get(t, s); len(got.Finalizers) != 0 {
-		t.Errorf("kopf finalizer not released: %v", got.Finalizers)
 	}
 }
 

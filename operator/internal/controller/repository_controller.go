@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -51,9 +52,14 @@ type RepositoryReconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
-	// ResolveBranch and LsRemote are the git seams (git.ResolveBranch and git.LsRemote).
-	ResolveBranch func(ctx context.Context, url, branch string, auth git.Auth) (string, error)
-	LsRemote      func(ctx context.Context, url string, auth git.Auth) ([]git.Ref, error)
+	// ResolveBranch, LsRemote and ResolveRevision are the git seams
+	// (git.ResolveBranch, git.LsRemote and git.ResolveRevision).
+	ResolveBranch   func(ctx context.Context, url, branch string, auth git.Auth) (string, error)
+	LsRemote        func(ctx context.Context, url string, auth git.Auth) ([]git.Ref, error)
+	ResolveRevision func(ctx context.Context, url, revision string, auth git.Auth) (string, error)
+	// MaxConcurrentReconciles is the number of workers; 0 means
+	// DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
 }
 
 var _ reconcile.Reconciler = (*RepositoryReconciler)(nil)
@@ -71,19 +77,23 @@ func (r *RepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.LsRemote == nil {
 		r.LsRemote = git.LsRemote
 	}
+	if r.ResolveRevision == nil {
+		r.ResolveRevision = git.ResolveRevision
+	}
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ansiblev1alpha1.Repository{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("repository").
+		WithOptions(controllerOptions(r.MaxConcurrentReconciles)).
 		Complete(r)
 }
 
 // Reconcile implements reconcile.Reconciler.
 func (r *RepositoryReconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
-	start := time.Now()
-	defer func() { metrics.ObserveReconcile("Repository", start, retErr, res.RequeueAfter > 0) }()
+	done := metrics.StartReconcile("Repository")
+	defer func() { done(retErr) }()
 
 	repo := &ansiblev1alpha1.Repository{}
 	if err := r.Client.Get(ctx, req.NamespacedName, repo); err != nil {
@@ -94,7 +104,7 @@ func (r *RepositoryReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 	}
 	base := repo.DeepCopy()
 	res, err := r.reconcile(ctx, repo)
-	if perr := patchStatus(ctx, r.Client, base, repo, base.Status, repo.Status); perr != nil {
+	if perr := patchStatus(ctx, r.Client, base, repo, &base.Status, &repo.Status); perr != nil {
 		return reconcile.Result{}, errors.Join(err, perr)
 	}
 	emitReadyTransition(r.Recorder, repo, base.Status.Conditions)
@@ -135,14 +145,18 @@ func (r *RepositoryReconciler) reconcile(ctx context.Context, repo *ansiblev1alp
 			setCondition(repo, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionUnknown, reason, "not checked: the git server refused the credentials or host key")
 		} else {
 			setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionUnknown, reason, "not checked: the git server could not be asked")
-			if git.ReasonOf(err) == git.BranchNotFound {
+			if serverAnswered(err) {
 				setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionTrue, ansiblev1alpha1.ValidatedReason, "the git server accepted the credentials")
 			}
 			setCondition(repo, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionFalse, reason, msg)
 		}
-		summarize(repo, outcome{reason: reason, message: msg})
+		stalled := git.ReasonOf(err) == git.InvalidRevision
+		summarize(repo, outcome{reason: reason, message: msg, stalled: stalled})
 		repo.Status.ObservedGeneration = repo.Generation
 		log.Info("Repository not resolved", "reason", reason, "message", msg)
+		if stalled {
+			return reconcile.Result{}, reconcile.TerminalError(err)
+		}
 		if reason == ansiblev1alpha1.GitOperationFailedReason {
 			// Transient (network, server): controller-runtime's backoff applies.
 			return reconcile.Result{}, fmt.Errorf("failed to resolve repository %q: %s", repo.Name, msg)
@@ -159,7 +173,7 @@ func (r *RepositoryReconciler) reconcile(ctx context.Context, repo *ansiblev1alp
 	setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionTrue, ansiblev1alpha1.ValidatedReason, "the git server accepted the credentials")
 	what := fmt.Sprintf("branch %s", repo.Spec.Branch)
 	if repo.Spec.Revision != "" {
-		what = "pinned revision"
+		what = fmt.Sprintf("pinned revision %s", repo.Spec.Revision)
 	}
 	setCondition(repo, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionTrue, ansiblev1alpha1.ValidatedReason, fmt.Sprintf("%s is %s", what, commit))
 	summarize(repo, outcome{ready: true, reason: ansiblev1alpha1.ValidatedReason, message: fmt.Sprintf("resolved %s to %s", what, commit)})
@@ -167,9 +181,11 @@ func (r *RepositoryReconciler) reconcile(ctx context.Context, repo *ansiblev1alp
 	return reconcile.Result{RequeueAfter: repo.GetInterval()}, nil
 }
 
-// resolve asks the remote: the branch's tip, or, for a pinned revision, that
-// the remote answers with these credentials (ls-remote cannot list every
-// commit; the run fetches the branch and checks out exactly the revision).
+// resolve asks the remote: the branch's tip, or, for a pinned revision,
+// that the remote answers with these credentials (ls-remote cannot list
+// every commit; the run fetches the branch and checks out exactly the
+// revision) and the full commit the revision names. An abbreviation is
+// resolved once per spec: a commit's name never changes.
 func (r *RepositoryReconciler) resolve(ctx context.Context, repo *ansiblev1alpha1.Repository, auth git.Auth) (string, error) {
 	if repo.Spec.Revision == "" {
 		branch := repo.Spec.Branch
@@ -181,7 +197,21 @@ func (r *RepositoryReconciler) resolve(ctx context.Context, repo *ansiblev1alpha
 	if _, err := r.LsRemote(ctx, repo.Spec.URL, auth); err != nil {
 		return "", err
 	}
-	return repo.Spec.Revision, nil
+	prev := repo.Status.ResolvedRevision
+	if repo.Status.ObservedGeneration == repo.Generation && git.IsFullHash(prev) && strings.HasPrefix(prev, strings.ToLower(repo.Spec.Revision)) {
+		return prev, nil
+	}
+	return r.ResolveRevision(ctx, repo.Spec.URL, repo.Spec.Revision, auth)
+}
+
+// serverAnswered reports whether err came after the git server accepted
+// the credentials: the branch or revision is not there, or cannot be used.
+func serverAnswered(err error) bool {
+	switch git.ReasonOf(err) {
+	case git.BranchNotFound, git.RevisionNotFound, git.InvalidRevision, git.TooLarge:
+		return true
+	}
+	return false
 }
 
 // gitFailure maps a git error to a condition reason and the condition it is about.
@@ -193,7 +223,9 @@ func gitFailure(err error) (reason, condition string) {
 		return ansiblev1alpha1.HostKeyMismatchReason, ansiblev1alpha1.AuthValidCondition
 	case git.BranchNotFound:
 		return ansiblev1alpha1.BranchNotFoundReason, ansiblev1alpha1.CloneReadyCondition
-	case git.InvalidURL:
+	case git.RevisionNotFound, git.TooLarge:
+		return ansiblev1alpha1.RevisionNotFoundReason, ansiblev1alpha1.CloneReadyCondition
+	case git.InvalidURL, git.InvalidRevision:
 		return ansiblev1alpha1.InvalidSpecReason, ansiblev1alpha1.CloneReadyCondition
 	}
 	return ansiblev1alpha1.GitOperationFailedReason, ansiblev1alpha1.CloneReadyCondition

@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,8 +43,18 @@ func newRepositoryReconciler() (*RepositoryReconciler, *events.FakeRecorder) {
 	return &RepositoryReconciler{
 		Client: k8sClient, APIReader: k8sClient, Recorder: rec,
 		Clock:         clocktesting.NewFakePassiveClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)),
-		ResolveBranch: git.ResolveBranch, LsRemote: git.LsRemote,
+		ResolveBranch: git.ResolveBranch, LsRemote: git.LsRemote, ResolveRevision: git.ResolveRevision,
 	}, rec
+}
+
+// notACommit is a 7-digit hex prefix none of commits starts with.
+func notACommit(commits ...string) string {
+	for _, p := range []string{"0000000", "1111111", "2222222"} {
+		if !slices.ContainsFunc(commits, func(c string) bool { return strings.HasPrefix(c, p) }) {
+			return p
+		}
+	}
+	panic("three prefixes taken")
 }
 
 func boolPtr(b bool) *bool { return &b }
@@ -83,6 +94,9 @@ func TestRepositoryReconciler_servers(t *testing.T) {
 	requireEnv(t)
 	src := gittest.NewRepo(t, map[string]string{"site.yml": "- hosts: all\n"})
 	src.Branch(t, "release")
+	// A commit of release that is no branch's tip: only a fetch finds it.
+	pinned := src.Commit(t, map[string]string{"pinned.yml": "- hosts: all\n"}, "pinned")
+	src.Commit(t, map[string]string{"later.yml": "- hosts: all\n"}, "later")
 	bare := src.Bare(t)
 	head, release := src.Head(t, "main"), src.Head(t, "release")
 	httpURL := gittest.StartHTTP(t, bare, "git-user", "s3cret-password")
@@ -190,6 +204,28 @@ func TestRepositoryReconciler_servers(t *testing.T) {
 		"a pinned revision is recorded as is": {
 			spec:  ansiblev1alpha1.RepositorySpec{URL: daemonURL, Branch: "main", Revision: release},
 			ready: true, reason: ansiblev1alpha1.ValidatedReason, revision: release,
+		},
+		"an abbreviated revision of a commit that is no tip resolves to the full commit": {
+			spec:  ansiblev1alpha1.RepositorySpec{URL: daemonURL, Branch: "main", Revision: pinned[:7]},
+			ready: true, reason: ansiblev1alpha1.ValidatedReason, revision: pinned,
+		},
+		"an abbreviated upper-case revision over https with credentials resolves": {
+			spec:  ansiblev1alpha1.RepositorySpec{URL: httpURL, Branch: "main", Revision: strings.ToUpper(pinned[:12]), Auth: httpsAuth},
+			objs:  []client.Object{secret(map[string]string{"username": "git-user", "password": "s3cret-password"}, corev1.SecretTypeBasicAuth)},
+			ready: true, reason: ansiblev1alpha1.ValidatedReason, revision: pinned, authCond: metav1.ConditionTrue,
+		},
+		"a full upper-case revision is recorded in lower case": {
+			spec:  ansiblev1alpha1.RepositorySpec{URL: daemonURL, Branch: "main", Revision: strings.ToUpper(pinned)},
+			ready: true, reason: ansiblev1alpha1.ValidatedReason, revision: pinned,
+		},
+		"an abbreviated revision of no commit is RevisionNotFound": {
+			spec:   ansiblev1alpha1.RepositorySpec{URL: daemonURL, Branch: "main", Revision: notACommit(pinned, head, release)},
+			reason: ansiblev1alpha1.RevisionNotFoundReason, authCond: metav1.ConditionTrue,
+		},
+		"a SHA-256 revision is stalled": {
+			spec:    ansiblev1alpha1.RepositorySpec{URL: daemonURL, Branch: "main", Revision: strings.Repeat("ab", 32)},
+			reason:  ansiblev1alpha1.InvalidSpecReason,
+			wantErr: true,
 		},
 	}
 	for name, tc := range cases {

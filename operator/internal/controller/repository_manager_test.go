@@ -37,7 +37,7 @@ import (
 
 // startManager runs the given reconcilers in a manager against envtest
 // until the test ends.
-func startManager(t *testing.T, setup func(ctrl.Manager) error) {
+func startManager(t testing.TB, setup func(ctrl.Manager) error) {
 	t.Helper()
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:  scheme,

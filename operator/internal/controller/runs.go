@@ -20,12 +20,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -35,7 +36,6 @@ import (
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/metrics"
-	"github.com/cloud37/ansible-playbook-operator/operator/internal/opconfig"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/runspec"
 )
 
@@ -45,87 +45,227 @@ const (
 	RunNowAnnotation = "ansible.cloud37.dev/run-now"
 	// maxRuns is how many finished runs a status keeps.
 	maxRuns = 10
-	// executorContainer is the executor's container name in run pods.
-	executorContainer = "ansible-runner"
 )
 
-// Environment is what run building needs from the operator's own setup.
-type Environment struct {
-	// ConfigMap is the OperatorConfig ConfigMap (key config.yaml).
-	ConfigMap types.NamespacedName
-	// OperatorImage is the operator's own image, as its Pod names it; the
-	// init container of every run copies playbook-runner from it.
-	OperatorImage string
+// runSet is what the cache shows of one owner's runs: its Jobs, and the
+// pods of its runs by Job name. A run's pods outlive a Job that a history
+// limit or a user deleted until the run is recorded
+// (jobs.RunRecordFinalizer), so a run may have pods and no Job.
+type runSet struct {
+	jobs []batchv1.Job
+	pods map[string][]corev1.Pod
 }
 
-// config reads the OperatorConfig; a missing ConfigMap means the defaults.
-func (e Environment) config(ctx context.Context, c client.Reader) (opconfig.Config, error) {
-	if e.ConfigMap.Name == "" {
-		return opconfig.Default(), nil
+// listRuns lists the Jobs and the pods that carry the owner's labels.
+func listRuns(ctx context.Context, c client.Reader, namespace, kind, name string) (runSet, error) {
+	sel := client.MatchingLabels(jobs.OwnerLabels(kind, name))
+	jobList := &batchv1.JobList{}
+	if err := c.List(ctx, jobList, client.InNamespace(namespace), sel); err != nil {
+		return runSet{}, fmt.Errorf("failed to list Jobs of %s %q: %w", kind, name, err)
 	}
-	cm := &corev1.ConfigMap{}
-	if err := c.Get(ctx, e.ConfigMap, cm); err != nil {
-		if apierrors.IsNotFound(err) {
-			return opconfig.Default(), nil
+	podList := &corev1.PodList{}
+	if err := c.List(ctx, podList, client.InNamespace(namespace), sel); err != nil {
+		return runSet{}, fmt.Errorf("failed to list pods of %s %q: %w", kind, name, err)
+	}
+	rs := runSet{jobs: jobList.Items, pods: map[string][]corev1.Pod{}}
+	for _, p := range podList.Items {
+		if job := p.Labels[batchv1.JobNameLabel]; job != "" {
+			rs.pods[job] = append(rs.pods[job], p)
 		}
-		return opconfig.Config{}, fmt.Errorf("failed to read the operator config ConfigMap %s: %w", e.ConfigMap, err)
 	}
-	cfg, err := opconfig.Parse([]byte(cm.Data[opconfig.Key]))
+	return rs, nil
+}
+
+// newestPod is the run's newest pod, whose outcome is the run's: a pod a
+// disruption replaced, or a failed attempt before the last, is older.
+func newestPod(pods []corev1.Pod) *corev1.Pod {
+	var newest *corev1.Pod
+	for i := range pods {
+		if p := &pods[i]; newest == nil || newest.CreationTimestamp.Before(&p.CreationTimestamp) {
+			newest = p
+		}
+	}
+	return newest
+}
+
+// runUpdate is what recording changes: the records that enter status, and
+// the Jobs and pods to finish with once the status holds them.
+type runUpdate struct {
+	added []ansiblev1alpha1.RunRecord
+	// mark are finished Jobs to annotate with jobs.RecordedAnnotation.
+	mark []*batchv1.Job
+	// release are pods to remove jobs.RunRecordFinalizer from.
+	release []*corev1.Pod
+}
+
+// record works out, without reading anything, which finished runs of rs are
+// not recorded yet (runs is the owner's status.runs, ownerUID its UID) and
+// what to finish with after the status patch. A finished Job is recorded
+// when it carries jobs.RecordedAnnotation or its name is in runs; a Job an
+// older operator made (no jobs.RunRecordFinalizer in its template) also
+// when a full runs list is newer than it, for that operator recorded every
+// finished Job and trimmed the oldest. Runs of an earlier owner of the same
+// name (another UID) are never recorded: their pods are released.
+func (rs runSet) record(runs []ansiblev1alpha1.RunRecord, ownerUID types.UID) runUpdate {
+	var u runUpdate
+	inRuns := map[string]bool{}
+	for _, r := range runs {
+		inRuns[r.JobName] = true
+	}
+	otherOwner := func(labels map[string]string) bool {
+		uid := labels[jobs.OwnerUIDLabel]
+		return uid != "" && uid != string(ownerUID)
+	}
+	seen := map[string]bool{}
+	for i := range rs.jobs {
+		job := &rs.jobs[i]
+		seen[job.Name] = true
+		pods := rs.pods[job.Name]
+		if otherOwner(job.Labels) {
+			u.release = append(u.release, waitingPods(pods)...)
+			continue
+		}
+		rec, finished := runRecord(job, newestPod(pods))
+		if !finished {
+			continue
+		}
+		marked := job.Annotations[jobs.RecordedAnnotation] == "true"
+		if !marked && !inRuns[job.Name] && !trimmedLegacy(job, runs) {
+			u.added = append(u.added, rec)
+		}
+		if !marked {
+			u.mark = append(u.mark, job)
+		}
+		u.release = append(u.release, waitingPods(pods)...)
+	}
+	names := make([]string, 0, len(rs.pods))
+	for name := range rs.pods {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		pods := waitingPods(rs.pods[name])
+		if seen[name] || len(pods) == 0 {
+			continue
+		}
+		// The Job is gone and its pods wait for the record.
+		if otherOwner(pods[0].Labels) {
+			u.release = append(u.release, pods...)
+			continue
+		}
+		rec, finished := runRecordFromPods(name, rs.pods[name])
+		if !finished {
+			continue
+		}
+		if !inRuns[name] {
+			u.added = append(u.added, rec)
+		}
+		u.release = append(u.release, pods...)
+	}
+	return u
+}
+
+// waitingPods are the pods that still hold jobs.RunRecordFinalizer.
+func waitingPods(pods []corev1.Pod) []*corev1.Pod {
+	var out []*corev1.Pod
+	for i := range pods {
+		if slices.Contains(pods[i].Finalizers, jobs.RunRecordFinalizer) {
+			out = append(out, &pods[i])
+		}
+	}
+	return out
+}
+
+// trimmedLegacy reports whether job was made by an older operator (its
+// template lacks jobs.RunRecordFinalizer), which recorded every finished
+// Job it saw and kept the newest maxRuns: a job that finished before every
+// run of a full list was recorded, and trimmed since.
+func trimmedLegacy(job *batchv1.Job, runs []ansiblev1alpha1.RunRecord) bool {
+	if len(runs) < maxRuns || slices.Contains(job.Spec.Template.Finalizers, jobs.RunRecordFinalizer) {
+		return false
+	}
+	rec, _ := runRecord(job, nil)
+	done := completion(rec)
+	for _, r := range runs {
+		if c := completion(r); c.Before(&done) {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeRuns adds added to runs, newest first, and keeps the newest maxRuns.
+func mergeRuns(runs, added []ansiblev1alpha1.RunRecord) []ansiblev1alpha1.RunRecord {
+	if len(added) == 0 && sort.SliceIsSorted(runs, func(i, j int) bool { return newer(runs[i], runs[j]) }) {
+		return runs
+	}
+	all := append(slices.Clone(added), runs...)
+	sort.SliceStable(all, func(i, j int) bool { return newer(all[i], all[j]) })
+	if len(all) > maxRuns {
+		all = all[:maxRuns]
+	}
+	return all
+}
+
+func newer(a, b ansiblev1alpha1.RunRecord) bool {
+	ca, cb := completion(a), completion(b)
+	return cb.Before(&ca)
+}
+
+func completion(r ansiblev1alpha1.RunRecord) metav1.Time {
+	if r.CompletionTime != nil {
+		return *r.CompletionTime
+	}
+	return metav1.Time{}
+}
+
+// finish marks the recorded Jobs and releases the pods, once the status
+// holds the records. A Job an older operator made for a manual run gets
+// the TTL that manual runs have now (it had none).
+func (u runUpdate) finish(ctx context.Context, c client.Client) error {
+	for _, job := range u.mark {
+		patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{jobs.RecordedAnnotation: "true"}}}
+		if job.Annotations[jobs.TriggerAnnotation] == jobs.TriggerManual && job.Spec.TTLSecondsAfterFinished == nil {
+			patch["spec"] = map[string]any{"ttlSecondsAfterFinished": jobs.ManualRunTTLSeconds}
+		}
+		b, err := json.Marshal(patch)
+		if err != nil {
+			return err
+		}
+		if err := c.Patch(ctx, job, client.RawPatch(types.MergePatchType, b), client.FieldOwner(FieldOwner)); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("failed to mark Job %q recorded: %w", job.Name, err)
+		}
+	}
+	return releasePods(ctx, c, u.release)
+}
+
+// releaseFinalizerPatch removes jobs.RunRecordFinalizer and no other
+// finalizer (the Job controller's own may come and go meanwhile).
+var releaseFinalizerPatch = client.RawPatch(types.StrategicMergePatchType,
+	[]byte(`{"metadata":{"$deleteFromPrimitiveList/finalizers":["`+jobs.RunRecordFinalizer+`"]}}`))
+
+func releasePods(ctx context.Context, c client.Client, pods []*corev1.Pod) error {
+	for _, p := range pods {
+		if err := c.Patch(ctx, p, releaseFinalizerPatch, client.FieldOwner(FieldOwner)); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("failed to remove finalizer %s from pod %q: %w", jobs.RunRecordFinalizer, p.Name, err)
+		}
+	}
+	return nil
+}
+
+// releaseOwnerless releases the pods of the runs of kind/name, which no
+// longer exists: nothing is left to record them in, and without the release
+// the garbage collector could never delete them.
+func releaseOwnerless(ctx context.Context, c client.Client, namespace, kind, name string) error {
+	rs, err := listRuns(ctx, c, namespace, kind, name)
 	if err != nil {
-		return opconfig.Config{}, fmt.Errorf("ConfigMap %s: %w", e.ConfigMap, err)
+		return err
 	}
-	return cfg, nil
-}
-
-// sameNamespace checks a reference's optional namespace (the Python
-// operator's examples set it; cross-namespace references are not supported).
-func sameNamespace(field, refNamespace, namespace string) (string, bool) {
-	if refNamespace == "" || refNamespace == namespace {
-		return "", true
+	var pods []*corev1.Pod
+	for _, ps := range rs.pods {
+		pods = append(pods, waitingPods(ps)...)
 	}
-	return fmt.Sprintf("%s.namespace %q must be empty or this object's namespace %q: references across namespaces are not supported", field, refNamespace, namespace), false
-}
-
-// executorPreflight checks what a run of the Playbook needs besides the
-// Repository: the executor image pin policy, the service account and the
-// cache claim. A non-empty reason makes the Playbook not Ready.
-func executorPreflight(ctx context.Context, c client.Reader, pb *ansiblev1alpha1.Playbook, repo *ansiblev1alpha1.Repository, cfg opconfig.Config) (reason, message string, stalled bool, err error) {
-	image, pinned := jobs.ExecutorImage(pb, cfg)
-	if cfg.RequirePinnedExecutor && !pinned {
-		return ansiblev1alpha1.ExecutorNotPinnedReason, fmt.Sprintf("executor image %s has no digest and the operator config sets requirePinnedExecutor: pin it (pin-images pin -w on the manifests, or set spec.runtime.image to repo:tag@sha256:…)", image), true, nil
-	}
-	sa := cfg.ExecutorDefaults.ServiceAccountName
-	if pb.Spec.Runtime != nil && pb.Spec.Runtime.ServiceAccountName != "" {
-		sa = pb.Spec.Runtime.ServiceAccountName
-	}
-	if sa != "" {
-		if err := c.Get(ctx, types.NamespacedName{Namespace: pb.Namespace, Name: sa}, &corev1.ServiceAccount{}); err != nil {
-			if apierrors.IsNotFound(err) {
-				return ansiblev1alpha1.ServiceAccountNotFoundReason, fmt.Sprintf("service account %s/%s for the executor pods does not exist: create it in this namespace (kustomize component executor-rbac) or change the service account", pb.Namespace, sa), false, nil
-			}
-			return "", "", false, err
-		}
-	}
-	if claim := cacheClaim(repo, cfg); claim != "" {
-		if err := c.Get(ctx, types.NamespacedName{Namespace: pb.Namespace, Name: claim}, &corev1.PersistentVolumeClaim{}); err != nil {
-			if apierrors.IsNotFound(err) {
-				return ansiblev1alpha1.PersistentVolumeClaimNotFoundReason, fmt.Sprintf("cache PersistentVolumeClaim %s/%s does not exist: create it in this namespace (kustomize component pvc-cache) or set cache.strategy none", pb.Namespace, claim), false, nil
-			}
-			return "", "", false, err
-		}
-	}
-	return "", "", false, nil
-}
-
-// cacheClaim is the cache PVC a run mounts: the Repository's, else the operator config's.
-func cacheClaim(repo *ansiblev1alpha1.Repository, cfg opconfig.Config) string {
-	if repo != nil && repo.Spec.Cache != nil && repo.Spec.Cache.Strategy == ansiblev1alpha1.CacheStrategyPVC {
-		return repo.Spec.Cache.PVCName
-	}
-	if cfg.ExecutorDefaults.Cache.Strategy == "pvc" {
-		return cfg.ExecutorDefaults.Cache.PVCName
-	}
-	return ""
+	return releasePods(ctx, c, pods)
 }
 
 // runRecord turns a finished Job (and its pod) into a run record; finished
@@ -174,7 +314,7 @@ func runRecord(job *batchv1.Job, pod *corev1.Pod) (rec ansiblev1alpha1.RunRecord
 // runner's summary from the termination message.
 func fillFromPod(rec *ansiblev1alpha1.RunRecord, pod *corev1.Pod) {
 	for _, cs := range pod.Status.ContainerStatuses {
-		if cs.Name != executorContainer {
+		if cs.Name != jobs.ExecutorContainerName {
 			continue
 		}
 		if _, digest, ok := strings.Cut(cs.ImageID, "@"); ok {
@@ -212,72 +352,60 @@ func counts(c runspec.Counts) *ansiblev1alpha1.RunCounts {
 	return &ansiblev1alpha1.RunCounts{OK: int32(c.OK), Changed: int32(c.Changed), Failed: int32(c.Failed), Unreachable: int32(c.Unreachable), Skipped: int32(c.Skipped)}
 }
 
-// recordRuns adds the finished runs among jobs that runs lacks, keeps the
-// last maxRuns, and returns the records that are new: each run is counted
-// in metrics and announced by an event exactly once, when it enters status.
-func recordRuns(ctx context.Context, c client.Reader, kind string, runs []ansiblev1alpha1.RunRecord, jobList []batchv1.Job) ([]ansiblev1alpha1.RunRecord, []ansiblev1alpha1.RunRecord, error) {
-	known := map[string]bool{}
-	for _, r := range runs {
-		known[r.JobName] = true
-	}
-	var added []ansiblev1alpha1.RunRecord
-	for i := range jobList {
-		job := &jobList[i]
-		if known[job.Name] {
-			continue
-		}
-		if _, done := runRecord(job, nil); !done {
-			continue
-		}
-		pod, err := jobPod(ctx, c, job)
-		if err != nil {
-			return nil, nil, err
-		}
-		rec, _ := runRecord(job, pod)
-		added = append(added, rec)
-	}
-	if len(added) == 0 {
-		return runs, nil, nil
-	}
-	all := append(append([]ansiblev1alpha1.RunRecord{}, runs...), added...)
-	sort.SliceStable(all, func(i, j int) bool { ci, cj := completion(all[i]), completion(all[j]); return ci.Before(&cj) })
-	if len(all) > maxRuns {
-		all = all[len(all)-maxRuns:]
-	}
-	return all, added, nil
-}
-
-func completion(r ansiblev1alpha1.RunRecord) metav1.Time {
-	if r.CompletionTime != nil {
-		return *r.CompletionTime
-	}
-	return metav1.Time{}
-}
-
-// jobPod is the Job's newest pod (from the cache of managed pods).
-func jobPod(ctx context.Context, c client.Reader, job *batchv1.Job) (*corev1.Pod, error) {
-	pods := &corev1.PodList{}
-	if err := c.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{"batch.kubernetes.io/job-name": job.Name}); err != nil {
-		return nil, fmt.Errorf("failed to list pods of Job %s: %w", job.Name, err)
-	}
-	var newest *corev1.Pod
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if newest == nil || newest.CreationTimestamp.Before(&p.CreationTimestamp) {
-			newest = p
+// runRecordFromPods records a run whose Job is gone from its pods: finished
+// when every pod is; a pod that succeeded is the outcome, else the newest.
+func runRecordFromPods(jobName string, pods []corev1.Pod) (ansiblev1alpha1.RunRecord, bool) {
+	var outcome *corev1.Pod
+	for i := range pods {
+		p := &pods[i]
+		switch p.Status.Phase {
+		case corev1.PodSucceeded:
+			outcome = p
+		case corev1.PodFailed:
+		default:
+			return ansiblev1alpha1.RunRecord{}, false
 		}
 	}
-	return newest, nil
+	if outcome == nil {
+		outcome = newestPod(pods)
+	}
+	rec := ansiblev1alpha1.RunRecord{
+		RunID:     outcome.Annotations[jobs.RunIDAnnotation],
+		JobName:   jobName,
+		StartTime: outcome.Status.StartTime,
+		Commit:    outcome.Annotations[jobs.RevisionAnnotation],
+		Result:    ansiblev1alpha1.RunFailed,
+		Reason:    "PodFailed",
+		Message:   "the Job was deleted before the operator saw it finish; this is its last pod's outcome",
+	}
+	if rec.RunID == "" {
+		rec.RunID = jobName
+	}
+	if outcome.Status.Phase == corev1.PodSucceeded {
+		rec.Result, rec.Reason = ansiblev1alpha1.RunSucceeded, "Succeeded"
+	}
+	for _, cs := range outcome.Status.ContainerStatuses {
+		if t := cs.State.Terminated; cs.Name == jobs.ExecutorContainerName && t != nil {
+			finished := t.FinishedAt
+			rec.CompletionTime = &finished
+			if rec.Result == ansiblev1alpha1.RunFailed && t.Reason != "" {
+				rec.Reason = t.Reason
+			}
+		}
+	}
+	fillFromPod(&rec, outcome)
+	return rec, true
 }
 
 // announceRuns counts and announces runs that entered status.
 func announceRuns(rec events.EventRecorder, obj client.Object, kind string, added []ansiblev1alpha1.RunRecord) {
 	for _, r := range added {
-		result := strings.ToLower(string(r.Result))
-		metrics.JobRunsTotal.WithLabelValues(kind, result).Inc()
+		var duration *time.Duration
 		if r.StartTime != nil && r.CompletionTime != nil {
-			metrics.JobRunDuration.WithLabelValues(kind).Observe(r.CompletionTime.Sub(r.StartTime.Time).Seconds())
+			d := r.CompletionTime.Sub(r.StartTime.Time)
+			duration = &d
 		}
+		metrics.ObserveRun(kind, r.Result == ansiblev1alpha1.RunSucceeded, duration)
 		if rec == nil {
 			continue
 		}
@@ -289,23 +417,47 @@ func announceRuns(rec events.EventRecorder, obj client.Object, kind string, adde
 	}
 }
 
+// noteManualRun brings status.lastManualRun (*last) up to date with the
+// runs that entered status: the one it names has finished.
+func noteManualRun(last *ansiblev1alpha1.ManualRun, namespace string, added []ansiblev1alpha1.RunRecord) {
+	if last == nil || last.Status != ansiblev1alpha1.ManualRunRunning {
+		return
+	}
+	for _, r := range added {
+		if r.RunID != last.RunID || last.JobRef != jobRef(namespace, r.JobName) {
+			continue
+		}
+		last.CompletionTime = r.CompletionTime
+		last.Status, last.Reason = ansiblev1alpha1.ManualRunFailed, ansiblev1alpha1.ManualRunJobFailedReason
+		last.Message = fmt.Sprintf("manual run Job %s failed: %s %s", r.JobName, r.Reason, r.Message)
+		if r.Result == ansiblev1alpha1.RunSucceeded {
+			last.Status, last.Reason = ansiblev1alpha1.ManualRunSucceeded, ansiblev1alpha1.ManualRunJobSucceededReason
+			last.Message = fmt.Sprintf("manual run Job %s succeeded", r.JobName)
+		}
+		last.Message = strings.TrimSpace(last.Message)
+	}
+}
+
+// jobRef is a Job as namespace/name, the Python operator's form.
+func jobRef(namespace, name string) string { return namespace + "/" + name }
+
 // imagePullWaiting are the container waiting reasons of a failed image pull.
 var imagePullWaiting = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true, "ErrImageNeverPull": true}
 
 // observeImagePulls sets ImagePullFailed from the pods of active runs, with
 // a message naming the image and what to check (emitImagePullFailure
 // announces it once the status is written).
-func observeImagePulls(ctx context.Context, c client.Reader, obj conditioned, jobList []batchv1.Job) error {
-	for i := range jobList {
-		job := &jobList[i]
+func observeImagePulls(obj conditioned, rs runSet) {
+	for i := range rs.jobs {
+		job := &rs.jobs[i]
 		if _, done := runRecord(job, nil); done {
 			continue
 		}
-		pod, err := jobPod(ctx, c, job)
-		if err != nil || pod == nil {
-			return err
+		pod := newestPod(rs.pods[job.Name])
+		if pod == nil {
+			continue
 		}
-		for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+		for _, cs := range append(slices.Clone(pod.Status.InitContainerStatuses), pod.Status.ContainerStatuses...) {
 			w := cs.State.Waiting
 			if w == nil || !imagePullWaiting[w.Reason] {
 				continue
@@ -313,17 +465,25 @@ func observeImagePulls(ctx context.Context, c client.Reader, obj conditioned, jo
 			msg := fmt.Sprintf("run %s (Job %s) cannot pull image %s: %s %s — check the image name and digest exist in the registry (pin-images verify), and the imagePullSecrets (spec.runtime.imagePullSecrets)",
 				job.Annotations[jobs.RunIDAnnotation], job.Name, cs.Image, w.Reason, w.Message)
 			setCondition(obj, ansiblev1alpha1.ImagePullFailedCondition, metav1.ConditionTrue, w.Reason, msg)
-			return nil
+			return
 		}
 	}
 	removeCondition(obj, ansiblev1alpha1.ImagePullFailedCondition)
-	return nil
 }
 
-// ownerOfPod maps a run pod to its Playbook or Schedule through its Job.
+// ownerOfPod maps a run pod to its Playbook or Schedule: by the owner-name
+// annotation of its template, else (pods of older operators) through its
+// Job. Pods whose Job is gone still reach their owner, which records or
+// releases them.
 func ownerOfPod(c client.Reader, kind string) func(context.Context, client.Object) []reconcile.Request {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		name := o.GetLabels()["batch.kubernetes.io/job-name"]
+		if o.GetLabels()[jobs.OwnerKindLabel] != kind {
+			return nil
+		}
+		if name := o.GetAnnotations()[jobs.OwnerNameAnnotation]; name != "" {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+		}
+		name := o.GetLabels()[batchv1.JobNameLabel]
 		if name == "" {
 			return nil
 		}

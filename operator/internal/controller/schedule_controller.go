@@ -33,7 +33,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/csaupgrade"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -53,6 +55,10 @@ import (
 // so a reconcile that would apply the same thing writes nothing.
 const appliedHashAnnotation = "ansible.cloud37.dev/applied-hash"
 
+// pythonFieldManager is the field manager of the Python operator's creates
+// and patches (not server-side apply).
+const pythonFieldManager = "ansible-operator"
+
 // ScheduleReconciler keeps one batch/v1 CronJob per Schedule in sync by
 // server-side apply, and records the runs it makes.
 type ScheduleReconciler struct {
@@ -61,12 +67,18 @@ type ScheduleReconciler struct {
 	Recorder  events.EventRecorder
 	Env       Environment
 	Clock     clock.PassiveClock
+	// MaxConcurrentReconciles is the number of workers; 0 means
+	// DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
 }
 
 var _ reconcile.Reconciler = (*ScheduleReconciler)(nil)
 
 // +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=schedules,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=schedules/status,verbs=get;update;patch
+// The CronJob and manual run Jobs block the Schedule's deletion (see
+// playbooks/finalizers).
+// +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=schedules/finalizers,verbs=update
 // +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch
 
 // SetupWithManager registers the reconciler and its field index.
@@ -88,6 +100,7 @@ func (r *ScheduleReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&ansiblev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(r.schedulesOfRepository)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.allSchedules), builder.WithPredicates(isConfigMap(r.Env.ConfigMap))).
 		Named("schedule").
+		WithOptions(controllerOptions(r.MaxConcurrentReconciles)).
 		Complete(r)
 }
 
@@ -138,51 +151,45 @@ func (r *ScheduleReconciler) allSchedules(ctx context.Context, _ client.Object) 
 
 // Reconcile implements reconcile.Reconciler.
 func (r *ScheduleReconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
-	start := time.Now()
-	defer func() { metrics.ObserveReconcile("Schedule", start, retErr, res.RequeueAfter > 0) }()
+	done := metrics.StartReconcile("Schedule")
+	defer func() { done(retErr) }()
 
 	s := &ansiblev1alpha1.Schedule{}
 	if err := r.Client.Get(ctx, req.NamespacedName, s); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			return reconcile.Result{}, releaseOwnerless(ctx, r.Client, req.Namespace, jobs.OwnerKindSchedule, req.Name)
+		}
+		return reconcile.Result{}, err
 	}
 	if _, err := releaseLegacy(ctx, r.Client, s); err != nil {
 		return reconcile.Result{}, err
 	}
 	base := s.DeepCopy()
-	res, added, err := r.reconcile(ctx, s)
-	if perr := patchStatus(ctx, r.Client, base, s, base.Status, s.Status); perr != nil {
+	res, runs, err := r.reconcile(ctx, s)
+	if perr := patchStatus(ctx, r.Client, base, s, &base.Status, &s.Status); perr != nil {
 		return reconcile.Result{}, errors.Join(err, perr)
 	}
-	announceRuns(r.Recorder, s, "Schedule", added)
-	emitImagePullFailure(r.Recorder, s, base.Status.Conditions)
-	emitReadyTransition(r.Recorder, s, base.Status.Conditions)
-	return res, err
+	return res, errors.Join(err, afterStatus(ctx, r.Client, r.Recorder, s, jobs.OwnerKindSchedule, runs, base.Status.Conditions))
 }
 
-func (r *ScheduleReconciler) reconcile(ctx context.Context, s *ansiblev1alpha1.Schedule) (reconcile.Result, []ansiblev1alpha1.RunRecord, error) {
-	jobList := &batchv1.JobList{}
-	if err := r.Client.List(ctx, jobList, client.InNamespace(s.Namespace), client.MatchingLabels{
-		jobs.ManagedByLabel: jobs.ManagedByValue, jobs.OwnerKindLabel: "Schedule", jobs.OwnerNameLabel: jobs.LabelValue(s.Name),
-	}); err != nil {
-		return reconcile.Result{}, nil, fmt.Errorf("failed to list Jobs: %w", err)
-	}
-	runs, added, err := recordRuns(ctx, r.Client, "Schedule", s.Status.Runs, jobList.Items)
+func (r *ScheduleReconciler) reconcile(ctx context.Context, s *ansiblev1alpha1.Schedule) (reconcile.Result, runUpdate, error) {
+	rs, err := listRuns(ctx, r.Client, s.Namespace, jobs.OwnerKindSchedule, s.Name)
 	if err != nil {
-		return reconcile.Result{}, nil, err
+		return reconcile.Result{}, runUpdate{}, err
 	}
-	s.Status.Runs = runs
-	r.observeJobs(s, jobList.Items)
-	if err := observeImagePulls(ctx, r.Client, s, jobList.Items); err != nil {
-		return reconcile.Result{}, added, err
-	}
+	runs := rs.record(s.Status.Runs, s.UID)
+	s.Status.Runs = mergeRuns(s.Status.Runs, runs.added)
+	noteManualRun(s.Status.LastManualRun, s.Namespace, runs.added)
+	r.observeJobs(s, rs.jobs)
+	observeImagePulls(s, rs)
 
-	o, res, err := r.sync(ctx, s, jobList.Items)
+	o, res, err := r.sync(ctx, s, rs.jobs)
 	if err != nil {
-		return reconcile.Result{}, added, err
+		return reconcile.Result{}, runs, err
 	}
 	summarize(s, o)
 	s.Status.ObservedGeneration = s.Generation
-	return res, added, nil
+	return res, runs, nil
 }
 
 // sync validates the Schedule and applies its CronJob.
@@ -218,7 +225,7 @@ func (r *ScheduleReconciler) sync(ctx context.Context, s *ansiblev1alpha1.Schedu
 	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: pb.Spec.RepositoryRef.Name}, repo); err != nil {
 		return outcome{reason: ansiblev1alpha1.PlaybookNotReadyReason, message: fmt.Sprintf("Repository of Playbook %s: %v", pb.Name, err)}, reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	in := jobs.Inputs{Playbook: pb, Repository: repo, Config: cfg, OperatorImage: r.Env.OperatorImage, Resources: s.Spec.Resources}
+	in := jobs.Inputs{Playbook: pb, Repository: repo, Config: cfg, OperatorImage: r.Env.OperatorImage, Schedule: s}
 	if o, ok, err := r.applyCronJob(ctx, s, in, computed); err != nil || !ok {
 		return o, reconcile.Result{}, err
 	}
@@ -287,7 +294,11 @@ func (r *ScheduleReconciler) applyCronJob(ctx context.Context, s *ansiblev1alpha
 	}
 	sum := sha256.Sum256(b)
 	hash := hex.EncodeToString(sum[:8])
-	if current != nil && current.Annotations[appliedHashAnnotation] == hash && metav1.IsControlledBy(current, s) {
+	adopted, err := r.adoptCronJob(ctx, current)
+	if err != nil {
+		return outcome{}, false, err
+	}
+	if !adopted && current != nil && current.Annotations[appliedHashAnnotation] == hash && metav1.IsControlledBy(current, s) {
 		return outcome{}, true, nil
 	}
 	obj := &unstructured.Unstructured{Object: u}
@@ -306,9 +317,33 @@ func (r *ScheduleReconciler) applyCronJob(ctx context.Context, s *ansiblev1alpha
 	return outcome{}, true, nil
 }
 
+// adoptCronJob hands the fields the Python operator's field manager owns
+// in current to our apply manager, and reports whether it did. Server-side
+// apply removes a field only from the manager that applied it: without the
+// hand-over, the old shell script in args, its ssh and vault volumes and
+// mounts, REPO_TOKEN and its labels would outlive the adoption, and every
+// scheduled run would pass that script to playbook-runner. With it, the
+// apply that follows removes whatever the builder does not set.
+func (r *ScheduleReconciler) adoptCronJob(ctx context.Context, current *batchv1.CronJob) (bool, error) {
+	if current == nil {
+		return false, nil
+	}
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(current, sets.New(pythonFieldManager), FieldOwner)
+	if err != nil || patch == nil {
+		return false, err
+	}
+	// The patch carries the resourceVersion read: a CronJob changed since is
+	// a conflict, and the reconcile is retried.
+	if err := r.Client.Patch(ctx, current, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		return false, fmt.Errorf("failed to adopt CronJob %q from the Python operator: %w", current.Name, err)
+	}
+	ctrl.LoggerFrom(ctx).Info("Adopted the Python operator's CronJob", "cronJob", current.Name)
+	return true, nil
+}
+
 // runNow makes a manual run of the Schedule (its resources apply).
 func (r *ScheduleReconciler) runNow(ctx context.Context, s *ansiblev1alpha1.Schedule, in jobs.Inputs, existing []batchv1.Job) error {
-	return startRun(ctx, r.Client, r.Recorder, s, "Schedule", &s.Status.LastHandledRunNow, in, existing)
+	return startRun(ctx, r.Client, r.Recorder, s, jobs.OwnerKindSchedule, manualRuns{&s.Status.LastHandledRunNow, &s.Status.LastManualRun, s.Status.Runs}, in, existing)
 }
 
 // observeJobs fills lastRunTime, lastJobRef and lastRunRevision (from the
@@ -331,7 +366,7 @@ func (r *ScheduleReconciler) observeJobs(s *ansiblev1alpha1.Schedule, list []bat
 			t = *newest.Status.StartTime
 		}
 		s.Status.LastRunTime = &t
-		s.Status.LastJobRef = newest.Name
+		s.Status.LastJobRef = jobRef(newest.Namespace, newest.Name)
 		s.Status.LastRunRevision = newest.Annotations[jobs.RevisionAnnotation]
 	}
 	if active > 0 {

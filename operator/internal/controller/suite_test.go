@@ -60,6 +60,10 @@ func startEnv() error {
 	if testEnv, err = testenv.New(); err != nil {
 		return err
 	}
+	// On in OpenShift and in hardened clusters: an owner reference with
+	// blockOwnerDeletion needs update on the owner's finalizers
+	// (TestRBAC_ownerReferencesPermissionEnforcement).
+	testEnv.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
 	if restConfig, err = testEnv.Start(); err != nil {
 		return fmt.Errorf("failed to start envtest: %w", err)
 	}

@@ -59,6 +59,14 @@ const (
 	// BranchNotFound means the repository was listed but has no such branch
 	// (or its HEAD points nowhere).
 	BranchNotFound Reason = "BranchNotFound"
+	// RevisionNotFound means no commit of the repository's branches and
+	// tags matches an abbreviated revision, or several do.
+	RevisionNotFound Reason = "RevisionNotFound"
+	// InvalidRevision means the revision cannot name a commit that runs
+	// check out (a SHA-256 name, not hex); only a spec change helps.
+	InvalidRevision Reason = "InvalidRevision"
+	// TooLarge means a fetch needed more than FetchLimit.
+	TooLarge Reason = "TooLarge"
 	// Failed is everything else: repository not found, a TLS or protocol
 	// error, an unexpected HTTP status.
 	Failed Reason = "Failed"
@@ -160,9 +168,10 @@ func (a Auth) redact(s string) string {
 	return Sanitize(s)
 }
 
-// classify turns a transport error into an *Error. what names the remote
-// (already sanitized) for the message.
-func classify(ctx context.Context, err error, what string, auth Auth) *Error {
+// classify turns a transport error into an *Error. op is what was being
+// done ("list refs of", "fetch from") and what names the remote (already
+// sanitized), for the message.
+func classify(ctx context.Context, err error, op, what string, auth Auth) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return &Error{Reason: e.Reason, Message: auth.redact(e.Message), cause: e.cause}
@@ -170,9 +179,9 @@ func classify(ctx context.Context, err error, what string, auth Auth) *Error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
 			return &Error{Reason: Unreachable, cause: ctxErr,
-				Message: fmt.Sprintf("timed out listing refs of %s: the server did not answer before the deadline", what)}
+				Message: fmt.Sprintf("timed out trying to %s %s: the server did not answer before the deadline", op, what)}
 		}
-		return &Error{Reason: Failed, cause: ctxErr, Message: fmt.Sprintf("canceled listing refs of %s", what)}
+		return &Error{Reason: Failed, cause: ctxErr, Message: fmt.Sprintf("canceled while trying to %s %s", op, what)}
 	}
 	hasCreds := auth.Username != "" || auth.Password != ""
 	var (
@@ -207,7 +216,7 @@ func classify(ctx context.Context, err error, what string, auth Auth) *Error {
 			strings.Contains(lower, "not found") || strings.Contains(lower, "does not appear to be a git repository") {
 			return newError(Failed, "repository not found at %s: the server says %q; check the path in spec.url", what, auth.redact(refused.message))
 		}
-		return newError(Failed, "%s refused to list refs: the server says %q", what, auth.redact(refused.message))
+		return newError(Failed, "%s refused the request: the server says %q", what, auth.redact(refused.message))
 	case errors.Is(err, pktline.ErrInvalidPktLen), errors.As(err, &badData):
 		// The data is not quoted: it is whatever the server sent.
 		return newError(Failed, "the answer of %s is not a git ref advertisement: is spec.url the URL of a git repository?", what)
@@ -232,7 +241,7 @@ func classify(ctx context.Context, err error, what string, auth Auth) *Error {
 	case errors.As(err, &opErr):
 		return newError(Unreachable, "failed to reach %s: %s", what, auth.redact(rootError(err).Error()))
 	}
-	return newError(Failed, "failed to list refs of %s: %s", what, auth.redact(err.Error()))
+	return newError(Failed, "failed to %s %s: %s", op, what, auth.redact(err.Error()))
 }
 
 // rootError returns the innermost error of err's (single) chain; for network

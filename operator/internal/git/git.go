@@ -87,7 +87,7 @@ func LsRemote(ctx context.Context, url string, auth Auth) ([]Ref, error) {
 		ar, err = listGitDaemon(ctx, ep)
 	}
 	if err != nil {
-		return nil, classify(ctx, err, ep.String(), auth)
+		return nil, classify(ctx, err, "list refs of", ep.String(), auth)
 	}
 	return refsOf(ar), nil
 }

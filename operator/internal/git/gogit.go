@@ -29,9 +29,10 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// sshDialTimeout bounds the TCP connection of a go-git ssh fetch, whose
-// dial ignores the context.
-const sshDialTimeout = 30 * time.Second
+// dialTimeout bounds a TCP connection (a go-git ssh fetch's dial ignores
+// the context): a host that drops the connection attempt costs this, not
+// the whole DefaultTimeout, of a worker.
+const dialTimeout = 15 * time.Second
 
 // TransportAuth returns the go-git auth for rawURL, for fetches by go-git
 // (playbook-runner, the operator's path check): the key and the strict
@@ -103,7 +104,7 @@ func (a *sshAuth) ClientConfig() (*ssh.ClientConfig, error) {
 		User:              a.user,
 		HostKeyCallback:   a.callback,
 		HostKeyAlgorithms: a.algos,
-		Timeout:           sshDialTimeout,
+		Timeout:           dialTimeout,
 	}
 	if a.signer != nil {
 		cfg.Auth = []ssh.AuthMethod{ssh.PublicKeys(a.signer)}

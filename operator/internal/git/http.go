@@ -19,7 +19,9 @@ package git
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -55,10 +57,13 @@ func listHTTP(ctx context.Context, rawURL string, auth Auth) (*packp.AdvRefs, er
 }
 
 // newHTTPTransport returns a private copy of net/http's default transport
-// (proxy from the environment, dial and TLS handshake timeouts, HTTP/2).
+// (proxy from the environment, TLS handshake timeout, HTTP/2) that dials
+// within dialTimeout.
 func newHTTPTransport() *http.Transport {
+	tr := &http.Transport{Proxy: http.ProxyFromEnvironment}
 	if def, ok := http.DefaultTransport.(*http.Transport); ok {
-		return def.Clone()
+		tr = def.Clone()
 	}
-	return &http.Transport{Proxy: http.ProxyFromEnvironment}
+	tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	return tr
 }

@@ -99,7 +99,7 @@ func (e *serverError) Error() string { return "the server refused: " + e.message
 // ctx ends, which unblocks every read and write on it (the ssh handshake
 // included, which has no context of its own).
 func dial(ctx context.Context, hostPort string) (net.Conn, func(), error) {
-	var d net.Dialer
+	d := net.Dialer{Timeout: dialTimeout}
 	conn, err := d.DialContext(ctx, "tcp", hostPort)
 	if err != nil {
 		return nil, nil, err

@@ -97,6 +97,16 @@ func (r *Repo) Branch(t testing.TB, name string) {
 	r.push(t)
 }
 
+// DeleteBranch deletes branch name from the work repository and the bare
+// clone, if there is one; it must not be checked out.
+func (r *Repo) DeleteBranch(t testing.TB, name string) {
+	t.Helper()
+	runGit(t, r.Dir, "branch", "-q", "-D", name)
+	if r.bare != "" {
+		runGit(t, r.Dir, "push", "-q", "origin", "--delete", name)
+	}
+}
+
 // Tag creates the annotated tag name at the checked-out commit, pushes it to
 // the bare clone if there is one, and returns the tag object's hash (the
 // commit's is Head's).
@@ -120,10 +130,18 @@ func (r *Repo) Head(t testing.TB, branch string) string {
 // on Commit and Branch push to it, so the servers see new commits.
 func (r *Repo) Bare(t testing.TB) string {
 	t.Helper()
+	return r.BareAt(t, filepath.Join(r.root, "repo.git"))
+}
+
+// BareAt is Bare with the bare clone at path (absolute; the directory
+// must not exist): StartHTTP serves every repository next to the one it is
+// given, so clones in one directory share a server. A Repo has one bare
+// clone: once made, BareAt returns it whatever path says.
+func (r *Repo) BareAt(t testing.TB, bare string) string {
+	t.Helper()
 	if r.bare != "" {
 		return r.bare
 	}
-	bare := filepath.Join(r.root, "repo.git")
 	runGit(t, "", "clone", "-q", "--bare", r.Dir, bare)
 	// clone --bare copies tags reachable from branches only.
 	runGit(t, r.Dir, "push", "-q", bare, "refs/tags/*:refs/tags/*")

@@ -22,7 +22,9 @@ import (
 	"maps"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
@@ -36,14 +38,30 @@ const (
 	defaultTTLSecondsAfter      int32 = 3600
 )
 
-// BuildJob builds the Job of a manual (or replayed) run of in.Playbook
-// that belongs to the Playbook or Schedule ownerKind/ownerName. It is
+// ManualRunTTLSeconds is the ttlSecondsAfterFinished of a Playbook's manual
+// run Jobs (the Python operator's value); a Schedule's manual runs take the
+// Schedule's. The run's pods keep the Job until the run is recorded
+// (RunRecordFinalizer).
+const ManualRunTTLSeconds int32 = 3600
+
+// Owner is the Playbook or Schedule a run belongs to.
+type Owner struct {
+	// Kind is OwnerKindPlaybook or OwnerKindSchedule.
+	Kind string
+	Name string
+	UID  types.UID
+}
+
+// BuildJob builds the Job of a manual run of in.Playbook that belongs to
+// owner; for a Schedule's run, in.Schedule is that Schedule. It is
 // ownerless: the caller sets the controller reference. Its name is
-// JobName(ownerKind, ownerName, runID), so one run id makes at most one Job
-// per owner. A failed playbook is not retried blindly (backoffLimit 0), and
-// the Job is kept until the run is recorded (no ttlSecondsAfterFinished).
-func BuildJob(in Inputs, ownerKind, ownerName, runID string) (*batchv1.Job, error) {
-	if err := checkOwner(ownerKind, ownerName); err != nil {
+// JobName(owner.Kind, owner.Name, runID), so one run id makes at most one
+// Job per owner. A Playbook's failed run is not retried blindly
+// (backoffLimit 0) and its Job is deleted ManualRunTTLSeconds after it
+// finished; a Schedule's manual run has the Schedule's backoffLimit and
+// ttlSecondsAfterFinished, as its scheduled runs do.
+func BuildJob(in Inputs, owner Owner, runID string) (*batchv1.Job, error) {
+	if err := checkOwner(owner, in.Schedule); err != nil {
 		return nil, err
 	}
 	if runID == "" {
@@ -53,26 +71,35 @@ func BuildJob(in Inputs, ownerKind, ownerName, runID string) (*batchv1.Job, erro
 	if err != nil {
 		return nil, err
 	}
-	labels := OwnerLabels(ownerKind, ownerName)
+	labels := runLabels(owner)
+	labels[RunIDLabel], labels[RunTypeLabel] = RunIDLabelValue(runID), RunTypeManual
 	tmpl.Labels = maps.Clone(labels)
 	tmpl.Annotations[RunIDAnnotation] = runID
+	tmpl.Annotations[OwnerNameAnnotation] = owner.Name
+	backoff, ttl := int32(0), ManualRunTTLSeconds
+	if s := in.Schedule; s != nil {
+		backoff = orDefault(s.Spec.BackoffLimit, defaultScheduleBackoffLimit)
+		ttl = orDefault(s.Spec.TTLSecondsAfterFinished, defaultTTLSecondsAfter)
+	}
 	return &batchv1.Job{
 		TypeMeta: metav1.TypeMeta{APIVersion: batchv1.SchemeGroupVersion.String(), Kind: "Job"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      JobName(ownerKind, ownerName, runID),
+			Name:      JobName(owner.Kind, owner.Name, runID),
 			Namespace: in.Playbook.Namespace,
 			Labels:    labels,
 			Annotations: map[string]string{
 				RunIDAnnotation:     runID,
 				RevisionAnnotation:  in.Repository.Status.ResolvedRevision,
 				TriggerAnnotation:   TriggerManual,
-				OwnerNameAnnotation: ownerName,
+				OwnerNameAnnotation: owner.Name,
 			},
 		},
 		Spec: batchv1.JobSpec{
-			BackoffLimit:          ptr.To[int32](0),
-			ActiveDeadlineSeconds: copyPtr(runtimeOf(in.Playbook).ActiveDeadlineSeconds),
-			Template:              tmpl,
+			BackoffLimit:            ptr.To(backoff),
+			TTLSecondsAfterFinished: ptr.To(ttl),
+			PodFailurePolicy:        podFailurePolicy(),
+			ActiveDeadlineSeconds:   copyPtr(runtimeOf(in.Playbook).ActiveDeadlineSeconds),
+			Template:                tmpl,
 		},
 	}, nil
 }
@@ -81,8 +108,7 @@ func BuildJob(in Inputs, ownerKind, ownerName, runID string) (*batchv1.Job, erro
 // server-side apply) running in.Playbook on computedSchedule, the cron
 // expression with random macros resolved. Its Jobs carry the labels and
 // the revision and trigger annotations through jobTemplate.metadata. The
-// executor resources are in.Resources, else s.spec.resources, else the
-// Playbook's.
+// executor resources are s.spec.resources, else the Playbook's.
 func BuildCronJob(in Inputs, s *ansiblev1alpha1.Schedule, computedSchedule string) (*batchv1.CronJob, error) {
 	if s == nil {
 		return nil, errors.New("a CronJob needs its Schedule")
@@ -90,15 +116,15 @@ func BuildCronJob(in Inputs, s *ansiblev1alpha1.Schedule, computedSchedule strin
 	if computedSchedule == "" {
 		return nil, fmt.Errorf("schedule %q has no computed schedule", s.Name)
 	}
-	if in.Resources == nil {
-		in.Resources = s.Spec.Resources
-	}
+	in.Schedule = s
 	tmpl, err := podTemplate(in, "")
 	if err != nil {
 		return nil, err
 	}
-	labels := OwnerLabels(OwnerKindSchedule, s.Name)
+	owner := Owner{Kind: OwnerKindSchedule, Name: s.Name, UID: s.UID}
+	labels := runLabels(owner)
 	tmpl.Labels = maps.Clone(labels)
+	tmpl.Annotations[OwnerNameAnnotation] = s.Name
 
 	policy := batchv1.ConcurrencyPolicy(s.Spec.ConcurrencyPolicy)
 	if policy == "" {
@@ -113,7 +139,7 @@ func BuildCronJob(in Inputs, s *ansiblev1alpha1.Schedule, computedSchedule strin
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      CronJobName(s.Name),
 			Namespace: s.Namespace,
-			Labels:    maps.Clone(labels),
+			Labels:    OwnerLabels(OwnerKindSchedule, s.Name),
 		},
 		Spec: batchv1.CronJobSpec{
 			Schedule:                   computedSchedule,
@@ -135,6 +161,7 @@ func BuildCronJob(in Inputs, s *ansiblev1alpha1.Schedule, computedSchedule strin
 				Spec: batchv1.JobSpec{
 					BackoffLimit:            ptr.To(orDefault(s.Spec.BackoffLimit, defaultScheduleBackoffLimit)),
 					TTLSecondsAfterFinished: ptr.To(orDefault(s.Spec.TTLSecondsAfterFinished, defaultTTLSecondsAfter)),
+					PodFailurePolicy:        podFailurePolicy(),
 					ActiveDeadlineSeconds:   copyPtr(runtimeOf(in.Playbook).ActiveDeadlineSeconds),
 					Template:                tmpl,
 				},
@@ -143,12 +170,42 @@ func BuildCronJob(in Inputs, s *ansiblev1alpha1.Schedule, computedSchedule strin
 	}, nil
 }
 
-func checkOwner(kind, name string) error {
-	if kind != OwnerKindPlaybook && kind != OwnerKindSchedule {
-		return fmt.Errorf("owner kind %q is not %s or %s", kind, OwnerKindPlaybook, OwnerKindSchedule)
+// podFailurePolicy keeps disruptions out of backoffLimit: a pod that a node
+// drain, an eviction or a preemption killed (condition DisruptionTarget) is
+// replaced without counting as a failed attempt, so a drain never fails a
+// run (not even a manual one, whose backoffLimit is 0). Every other pod
+// failure counts, those before ansible-playbook starts (fetch, galaxy)
+// included: a retry may help with a flaky git server, and backoffLimit
+// bounds it.
+func podFailurePolicy() *batchv1.PodFailurePolicy {
+	return &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+		Action: batchv1.PodFailurePolicyActionIgnore,
+		OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{
+			Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+		}},
+	}}}
+}
+
+// runLabels are the labels of a run's Job and pods: the owner labels and
+// the owner's UID.
+func runLabels(owner Owner) map[string]string {
+	l := OwnerLabels(owner.Kind, owner.Name)
+	if owner.UID != "" {
+		l[OwnerUIDLabel] = string(owner.UID)
 	}
-	if name == "" {
+	return l
+}
+
+func checkOwner(o Owner, s *ansiblev1alpha1.Schedule) error {
+	switch {
+	case o.Kind != OwnerKindPlaybook && o.Kind != OwnerKindSchedule:
+		return fmt.Errorf("owner kind %q is not %s or %s", o.Kind, OwnerKindPlaybook, OwnerKindSchedule)
+	case o.Name == "":
 		return errors.New("a run needs its owner's name")
+	case o.Kind == OwnerKindSchedule && (s == nil || s.Name != o.Name):
+		return fmt.Errorf("the run of schedule %q needs that Schedule in Inputs.Schedule", o.Name)
+	case o.Kind == OwnerKindPlaybook && s != nil:
+		return fmt.Errorf("the run of playbook %q has a Schedule in Inputs.Schedule", o.Name)
 	}
 	return nil
 }

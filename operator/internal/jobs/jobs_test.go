@@ -172,14 +172,16 @@ func withConfig(f func(*opconfig.Config)) inputOpt {
 }
 
 func withScheduleResources(r *ansiblev1alpha1.ResourceRequirements) inputOpt {
-	return func(in *Inputs) { in.Resources = r }
+	return func(in *Inputs) {
+		in.Schedule = newSchedule(withScheduleSpec(func(s *ansiblev1alpha1.ScheduleSpec) { s.Resources = r }))
+	}
 }
 
 type scheduleOpt func(*ansiblev1alpha1.Schedule)
 
 func newSchedule(opts ...scheduleOpt) *ansiblev1alpha1.Schedule {
 	s := &ansiblev1alpha1.Schedule{
-		ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ops"},
+		ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "ops", UID: "schedule-uid"},
 		Spec: ansiblev1alpha1.ScheduleSpec{
 			PlaybookRef: ansiblev1alpha1.ObjectReference{Name: "site"},
 			Schedule:    "@daily-random",
@@ -790,8 +792,9 @@ func TestPodTemplate_volumes(t *testing.T) {
 			in: newInputs(withPlaybook(withSecrets(func(s *ansiblev1alpha1.PlaybookSecrets) {
 				s.VaultPasswordSecretRef = &ansiblev1alpha1.LocalObjectReference{Name: "vault"}
 			}))),
-			wantVol:   []corev1.Volume{secretVol("vault-password", "vault")},
-			wantMount: []corev1.VolumeMount{{Name: "vault-password", MountPath: runspec.VaultDir, ReadOnly: true}},
+			wantVol: []corev1.Volume{secretVol("vault-password", "vault")},
+			// The Python operator's path, which repositories' ansible.cfg files name.
+			wantMount: []corev1.VolumeMount{{Name: "vault-password", MountPath: "/vault-password", ReadOnly: true}},
 		},
 		"fileMounts are Secret volumes 0400 with their items at their mountPath": {
 			in: newInputs(withPlaybook(withSecrets(func(s *ansiblev1alpha1.PlaybookSecrets) {
@@ -914,17 +917,27 @@ func TestPodTemplate_runSpec(t *testing.T) {
 				s.Repository.Shallow, s.Repository.Submodules = true, true
 				s.Repository.AuthMethod, s.Repository.AuthDir = "ssh", runspec.GitAuthDir
 				s.Repository.KnownHostsFile = runspec.KnownHostsDir + "/known_hosts"
+				s.Repository.PassAuthToAnsible = true
 			},
 		},
 		"strictHostKeyChecking false is passed on": {
 			in: newInputs(withRepository(withAuth(ansiblev1alpha1.AuthMethodSSH, "git-ssh"), withKnownHosts("", ptr.To(false)))),
 			want: func(s *runspec.Spec) {
 				s.Repository.AuthMethod, s.Repository.AuthDir, s.Repository.StrictHostKeyChecking = "ssh", runspec.GitAuthDir, false
+				s.Repository.PassAuthToAnsible = true
 			},
 		},
-		"https auth names the auth dir": {
-			in:   newInputs(withRepository(withAuth(ansiblev1alpha1.AuthMethodHTTPS, "git-basic"))),
-			want: func(s *runspec.Spec) { s.Repository.AuthMethod, s.Repository.AuthDir = "https", runspec.GitAuthDir },
+		"https auth names the auth dir and passes it to ansible by default": {
+			in: newInputs(withRepository(withAuth(ansiblev1alpha1.AuthMethodHTTPS, "git-basic"))),
+			want: func(s *runspec.Spec) {
+				s.Repository.AuthMethod, s.Repository.AuthDir, s.Repository.PassAuthToAnsible = "https", runspec.GitAuthDir, true
+			},
+		},
+		"passToAnsible false keeps the credentials to the fetch": {
+			in: newInputs(withRepository(withAuth(ansiblev1alpha1.AuthMethodToken, "git-token"), func(r *ansiblev1alpha1.Repository) {
+				r.Spec.Auth.PassToAnsible = ptr.To(false)
+			})),
+			want: func(s *runspec.Spec) { s.Repository.AuthMethod, s.Repository.AuthDir = "token", runspec.GitAuthDir },
 		},
 		"inventoryPath is the only inventory": {
 			in:   newInputs(withPlaybook(withSpec(func(s *ansiblev1alpha1.PlaybookSpec) { s.InventoryPath = "hosts/prod.yml" }))),
@@ -977,7 +990,7 @@ func TestPodTemplate_runSpec(t *testing.T) {
 			in: newInputs(withPlaybook(withSecrets(func(s *ansiblev1alpha1.PlaybookSecrets) {
 				s.VaultPasswordSecretRef = &ansiblev1alpha1.LocalObjectReference{Name: "vault"}
 			}))),
-			want: func(s *runspec.Spec) { s.VaultPasswordFile = runspec.VaultDir + "/password" },
+			want: func(s *runspec.Spec) { s.VaultPasswordFile = "/vault-password/password" },
 		},
 	}
 	for name, tc := range cases {
@@ -1033,7 +1046,7 @@ func TestPodTemplate_envAndTermination(t *testing.T) {
 // the operator's own locations, and the run spec points at mount dirs.
 func TestBuildJob_noSecretValues(t *testing.T) {
 	in := fullInputs()
-	job, err := BuildJob(in, OwnerKindPlaybook, "site", "r1")
+	job, err := BuildJob(in, Owner{Kind: OwnerKindPlaybook, Name: "site"}, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1048,7 +1061,7 @@ func TestBuildJob_noSecretValues(t *testing.T) {
 	if spec.Repository.Commit != commit {
 		t.Errorf("spec commit = %q, want %q", spec.Repository.Commit, commit)
 	}
-	for _, dir := range append([]string{spec.Repository.AuthDir, spec.VaultPasswordFile}, spec.ExtraVarsSecretDirs...) {
+	for _, dir := range append([]string{spec.Repository.AuthDir}, spec.ExtraVarsSecretDirs...) {
 		if !strings.HasPrefix(dir, "/etc/ansible-playbook-operator/") {
 			t.Errorf("spec names %q, want a mount path under /etc/ansible-playbook-operator", dir)
 		}
@@ -1106,16 +1119,32 @@ func fullInputs() Inputs {
 func TestBuildJob(t *testing.T) {
 	longSchedule := strings.Repeat("s", 70)
 	cases := map[string]struct {
-		ownerKind, ownerName string
+		owner    Owner
+		schedule *ansiblev1alpha1.Schedule // Inputs.Schedule
+		backoff  int32
+		ttl      int32
 	}{
-		"a Playbook's manual run":                     {ownerKind: OwnerKindPlaybook, ownerName: "site"},
-		"a Schedule's manual run is named after it":   {ownerKind: OwnerKindSchedule, ownerName: "nightly"},
-		"a long owner name gets a hashed label value": {ownerKind: OwnerKindSchedule, ownerName: longSchedule},
+		"a Playbook's manual run is not retried and is deleted an hour after it finished": {
+			owner: Owner{Kind: OwnerKindPlaybook, Name: "site", UID: "uid-1"}, ttl: ManualRunTTLSeconds,
+		},
+		"a Schedule's manual run is named after it and has its backoffLimit and TTL": {
+			owner: Owner{Kind: OwnerKindSchedule, Name: "nightly", UID: "uid-2"},
+			schedule: newSchedule(withScheduleSpec(func(s *ansiblev1alpha1.ScheduleSpec) {
+				s.BackoffLimit, s.TTLSecondsAfterFinished = ptr.To[int32](2), ptr.To[int32](0)
+			})),
+			backoff: 2, ttl: 0,
+		},
+		"a long owner name gets a hashed label value": {
+			owner:    Owner{Kind: OwnerKindSchedule, Name: longSchedule, UID: "uid-3"},
+			schedule: newSchedule(func(s *ansiblev1alpha1.Schedule) { s.Name = longSchedule }),
+			backoff:  3, ttl: 3600,
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			in := fullInputs()
-			job, err := BuildJob(in, tc.ownerKind, tc.ownerName, "2026-07-01T10:00")
+			in.Schedule = tc.schedule
+			job, err := BuildJob(in, tc.owner, "2026-07-01T10-00")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1127,18 +1156,23 @@ func TestBuildJob(t *testing.T) {
 				"app.kubernetes.io/managed-by":   "ansible-playbook-operator",
 				"app.kubernetes.io/name":         "ansible-playbook-operator",
 				"app.kubernetes.io/component":    "executor",
-				"ansible.cloud37.dev/owner-kind": tc.ownerKind,
-				"ansible.cloud37.dev/owner-name": LabelValue(tc.ownerName),
+				"ansible.cloud37.dev/owner-kind": tc.owner.Kind,
+				"ansible.cloud37.dev/owner-name": LabelValue(tc.owner.Name),
+				"ansible.cloud37.dev/owner-uid":  string(tc.owner.UID),
+				// The Python operator's labels, which scripts select by.
+				"ansible.cloud37.dev/managed-by": "ansible-operator",
+				"ansible.cloud37.dev/run-id":     "2026-07-01T10-00",
+				"ansible.cloud37.dev/run-type":   "manual",
 			}
 			wantMeta := metav1.ObjectMeta{
-				Name:      JobName(tc.ownerKind, tc.ownerName, "2026-07-01T10:00"),
+				Name:      JobName(tc.owner.Kind, tc.owner.Name, "2026-07-01T10-00"),
 				Namespace: "ops",
 				Labels:    wantLabels,
 				Annotations: map[string]string{
-					"ansible.cloud37.dev/run-id":     "2026-07-01T10:00",
+					"ansible.cloud37.dev/run-id":     "2026-07-01T10-00",
 					"ansible.cloud37.dev/revision":   commit,
 					"ansible.cloud37.dev/trigger":    "manual",
-					"ansible.cloud37.dev/owner-name": tc.ownerName,
+					"ansible.cloud37.dev/owner-name": tc.owner.Name,
 				},
 			}
 			if d := cmp.Diff(wantMeta, job.ObjectMeta); d != "" {
@@ -1147,18 +1181,22 @@ func TestBuildJob(t *testing.T) {
 			if d := cmp.Diff(metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}, job.TypeMeta); d != "" {
 				t.Errorf("TypeMeta (-want +got):\n%s", d)
 			}
-			if d := cmp.Diff(wantLabels, job.Spec.Template.Labels); d != "" {
-				t.Errorf("pod template labels (-want +got):\n%s", d)
+			wantPod := metav1.ObjectMeta{
+				Labels:      wantLabels,
+				Annotations: map[string]string{"ansible.cloud37.dev/run-id": "2026-07-01T10-00", "ansible.cloud37.dev/revision": commit, "ansible.cloud37.dev/owner-name": tc.owner.Name},
+				Finalizers:  []string{RunRecordFinalizer},
 			}
-			wantPodAnn := map[string]string{"ansible.cloud37.dev/run-id": "2026-07-01T10:00", "ansible.cloud37.dev/revision": commit}
-			if d := cmp.Diff(wantPodAnn, job.Spec.Template.Annotations); d != "" {
-				t.Errorf("pod template annotations (-want +got):\n%s", d)
+			if d := cmp.Diff(wantPod, job.Spec.Template.ObjectMeta); d != "" {
+				t.Errorf("pod template metadata (-want +got):\n%s", d)
 			}
-			if d := cmp.Diff(ptr.To[int32](0), job.Spec.BackoffLimit); d != "" {
-				t.Errorf("backoffLimit: a failed playbook is not retried (-want +got):\n%s", d)
+			if d := cmp.Diff(ptr.To(tc.backoff), job.Spec.BackoffLimit); d != "" {
+				t.Errorf("backoffLimit (-want +got):\n%s", d)
 			}
-			if job.Spec.TTLSecondsAfterFinished != nil {
-				t.Errorf("ttlSecondsAfterFinished = %d, want unset for manual runs", *job.Spec.TTLSecondsAfterFinished)
+			if d := cmp.Diff(ptr.To(tc.ttl), job.Spec.TTLSecondsAfterFinished); d != "" {
+				t.Errorf("ttlSecondsAfterFinished (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(podFailurePolicy(), job.Spec.PodFailurePolicy); d != "" {
+				t.Errorf("podFailurePolicy (-want +got):\n%s", d)
 			}
 			if d := cmp.Diff(ptr.To[int64](1800), job.Spec.ActiveDeadlineSeconds); d != "" {
 				t.Errorf("activeDeadlineSeconds (-want +got):\n%s", d)
@@ -1166,19 +1204,42 @@ func TestBuildJob(t *testing.T) {
 			if len(job.OwnerReferences) != 0 || job.Spec.Selector != nil {
 				t.Errorf("the builder sets no owner reference and no selector")
 			}
-			if got := decodeSpec(t, executor(t, job.Spec.Template.Spec)).RunID; got != "2026-07-01T10:00" {
+			if got := decodeSpec(t, executor(t, job.Spec.Template.Spec)).RunID; got != "2026-07-01T10-00" {
 				t.Errorf("spec runId = %q", got)
 			}
 		})
 	}
 }
 
-func TestBuildJob_deterministic(t *testing.T) {
-	a, err := BuildJob(fullInputs(), OwnerKindPlaybook, "site", "r1")
+// TestBuildJob_podFailurePolicy: a disruption (node drain, eviction,
+// preemption) is ignored, and nothing else is: every other failure counts
+// against backoffLimit.
+func TestBuildJob_podFailurePolicy(t *testing.T) {
+	want := &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+		Action:          batchv1.PodFailurePolicyActionIgnore,
+		OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: "DisruptionTarget", Status: "True"}},
+	}}}
+	job, err := BuildJob(newInputs(), Owner{Kind: OwnerKindPlaybook, Name: "site"}, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := BuildJob(fullInputs(), OwnerKindPlaybook, "site", "r1")
+	cj, err := BuildCronJob(newInputs(), newSchedule(), "0 * * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, got := range map[string]*batchv1.PodFailurePolicy{"Job": job.Spec.PodFailurePolicy, "CronJob": cj.Spec.JobTemplate.Spec.PodFailurePolicy} {
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s podFailurePolicy (-want +got):\n%s", what, d)
+		}
+	}
+}
+
+func TestBuildJob_deterministic(t *testing.T) {
+	a, err := BuildJob(fullInputs(), Owner{Kind: OwnerKindPlaybook, Name: "site"}, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := BuildJob(fullInputs(), Owner{Kind: OwnerKindPlaybook, Name: "site"}, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1236,6 +1297,9 @@ func TestBuild_errors(t *testing.T) {
 		"an unknown owner kind": {
 			in: newInputs(), ownerKind: "Repository", wantErr: `owner kind "Repository" is not Playbook or Schedule`,
 		},
+		"a Schedule's run without its Schedule": {
+			in: newInputs(), ownerKind: OwnerKindSchedule, wantErr: `the run of schedule "site" needs that Schedule in Inputs.Schedule`,
+		},
 		"an empty run id": {
 			in: newInputs(), runID: "-", wantErr: "needs a run id",
 		},
@@ -1249,7 +1313,7 @@ func TestBuild_errors(t *testing.T) {
 			if tc.runID == "-" {
 				runID = ""
 			}
-			_, err := BuildJob(tc.in, kind, "site", runID)
+			_, err := BuildJob(tc.in, Owner{Kind: kind, Name: "site"}, runID)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("BuildJob error = %v, want it to contain %q", err, tc.wantErr)
 			}
@@ -1307,10 +1371,15 @@ func TestBuildCronJob(t *testing.T) {
 				t.Errorf("CronJob metadata: %v", errs)
 			}
 			labels := OwnerLabels(OwnerKindSchedule, "nightly")
+			if labels["ansible.cloud37.dev/managed-by"] != "ansible-operator" {
+				t.Errorf("owner labels %v lack the Python operator's managed-by label", labels)
+			}
 			wantMeta := metav1.ObjectMeta{Name: "nightly", Namespace: "ops", Labels: labels}
 			if d := cmp.Diff(wantMeta, cj.ObjectMeta); d != "" {
 				t.Errorf("CronJob metadata (-want +got):\n%s", d)
 			}
+			// The Jobs and pods also carry the Schedule's UID.
+			labels = runLabels(Owner{Kind: OwnerKindSchedule, Name: "nightly", UID: tc.schedule.UID})
 			wantJobMeta := metav1.ObjectMeta{
 				Labels:      labels,
 				Annotations: map[string]string{"ansible.cloud37.dev/revision": commit, "ansible.cloud37.dev/trigger": "scheduled", "ansible.cloud37.dev/owner-name": "nightly"},
@@ -1319,8 +1388,13 @@ func TestBuildCronJob(t *testing.T) {
 				t.Errorf("jobTemplate metadata: the Jobs carry the labels and the revision (-want +got):\n%s", d)
 			}
 			validatePodTemplate(t, cj.Spec.JobTemplate.Spec.Template)
-			if d := cmp.Diff(labels, cj.Spec.JobTemplate.Spec.Template.Labels); d != "" {
-				t.Errorf("pod template labels (-want +got):\n%s", d)
+			wantPod := metav1.ObjectMeta{
+				Labels:      labels,
+				Annotations: map[string]string{"ansible.cloud37.dev/revision": commit, "ansible.cloud37.dev/owner-name": "nightly"},
+				Finalizers:  []string{RunRecordFinalizer},
+			}
+			if d := cmp.Diff(wantPod, cj.Spec.JobTemplate.Spec.Template.ObjectMeta); d != "" {
+				t.Errorf("pod template metadata (-want +got):\n%s", d)
 			}
 
 			want := batchv1.CronJobSpec{
@@ -1332,6 +1406,7 @@ func TestBuildCronJob(t *testing.T) {
 				JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{
 					BackoffLimit:            ptr.To[int32](3),
 					TTLSecondsAfterFinished: ptr.To[int32](3600),
+					PodFailurePolicy:        podFailurePolicy(),
 				}},
 			}
 			if tc.want != nil {
@@ -1405,15 +1480,47 @@ func TestBuildJob_scheduleRunsDoNotCollideWithPlaybookRuns(t *testing.T) {
 	// A Schedule's manual run is named after the Schedule, not the Playbook,
 	// so a Playbook and a Schedule using the same run id do not collide.
 	in := newInputs(withPlaybook(withPlaybookName("site")))
-	a, err := BuildJob(in, OwnerKindPlaybook, "site", "r1")
+	a, err := BuildJob(in, Owner{Kind: OwnerKindPlaybook, Name: "site"}, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := BuildJob(in, OwnerKindSchedule, "site", "r1")
+	in.Schedule = newSchedule(func(s *ansiblev1alpha1.Schedule) { s.Name = "site" })
+	b, err := BuildJob(in, Owner{Kind: OwnerKindSchedule, Name: "site"}, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Name == b.Name {
 		t.Errorf("both runs are named %q", a.Name)
+	}
+}
+
+func TestRunIDLabelValue(t *testing.T) {
+	cases := map[string]struct {
+		id       string
+		verbatim bool // the id is its own label value
+	}{
+		"a label-safe id is used as is":       {id: "2026-07-01T10-00", verbatim: true},
+		"dots and underscores are label-safe": {id: "release_1.2", verbatim: true},
+		"a colon is hashed":                   {id: "2026-07-01T10:00"},
+		"a space is hashed":                   {id: "run now"},
+		"more than 63 characters are hashed":  {id: strings.Repeat("a", 64)},
+		"a leading dash is hashed":            {id: "-x"},
+		"non-ASCII is hashed":                 {id: "lauf-über"},
+	}
+	seen := map[string]string{}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := RunIDLabelValue(tc.id)
+			if errs := validation.IsValidLabelValue(got); len(errs) > 0 || got == "" {
+				t.Fatalf("RunIDLabelValue(%q) = %q: %v", tc.id, got, errs)
+			}
+			if (got == tc.id) != tc.verbatim {
+				t.Errorf("RunIDLabelValue(%q) = %q, verbatim %v", tc.id, got, tc.verbatim)
+			}
+		})
+		if other, ok := seen[RunIDLabelValue(tc.id)]; ok {
+			t.Errorf("ids %q and %q share a label value", other, tc.id)
+		}
+		seen[RunIDLabelValue(tc.id)] = tc.id
 	}
 }

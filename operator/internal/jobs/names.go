@@ -23,6 +23,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Labels on every Job, CronJob and pod template the operator makes. The
@@ -47,7 +49,34 @@ const (
 	// OwnerNameLabel is the name of the object a run belongs to, made a
 	// valid label value by LabelValue.
 	OwnerNameLabel = "ansible.cloud37.dev/owner-name"
+	// PythonManagedByLabel is the Python operator's managed-by label, kept
+	// on every object so that scripts and NetworkPolicies written for it
+	// still select the runs; its value is PythonManagedByValue.
+	PythonManagedByLabel = "ansible.cloud37.dev/managed-by"
+	// PythonManagedByValue is the Python operator's value of
+	// PythonManagedByLabel.
+	PythonManagedByValue = "ansible-operator"
+	// RunIDLabel is on a manual run's Job and pods: its run id, made a valid
+	// label value by RunIDLabelValue, as the Python operator labelled them.
+	RunIDLabel = "ansible.cloud37.dev/run-id"
+	// RunTypeLabel is on a manual run's Job and pods, with the value
+	// RunTypeManual (the Python operator's label).
+	RunTypeLabel = "ansible.cloud37.dev/run-type"
+	// RunTypeManual is the value of RunTypeLabel.
+	RunTypeManual = "manual"
+	// OwnerUIDLabel is the UID of the object a run belongs to (on Jobs and
+	// pods, not on CronJobs): a run's pods outlive a deleted owner only
+	// until the operator sees that no object of that UID is left.
+	OwnerUIDLabel = "ansible.cloud37.dev/owner-uid"
 )
+
+// RunRecordFinalizer is on every pod of a run, from the pod template, until
+// the operator has recorded the run in its owner's status: the pod holds
+// the runner's summary (termination message) and the image digest (imageID)
+// that the record needs, and it keeps a Job that the TTL controller deletes
+// (foreground deletion waits for the pods). The operator removes it once
+// the run is recorded, and from the pods of an owner that is gone.
+const RunRecordFinalizer = "ansible.cloud37.dev/run-record"
 
 // Annotations on Jobs (and on the CronJob's jobTemplate, so the Jobs it
 // creates carry them too: Job defaulting does not copy pod template
@@ -70,6 +99,10 @@ const (
 	TriggerManual = "manual"
 	// TriggerScheduled is a run started by a Schedule's CronJob.
 	TriggerScheduled = "scheduled"
+	// RecordedAnnotation marks a finished Job whose run is in its owner's
+	// status: status.runs keeps only the last runs, so this, not the list,
+	// says that a run was counted and announced.
+	RecordedAnnotation = "ansible.cloud37.dev/recorded"
 )
 
 // Owner kinds for OwnerKindLabel and JobName.
@@ -117,6 +150,29 @@ func LabelValue(s string) string {
 		return s
 	}
 	return truncateWithHash(s, maxLabelValueLen)
+}
+
+// RunIDLabelValue makes a run id a valid label value: the id itself when
+// it is one (the Python operator used it verbatim, so
+// -l ansible.cloud37.dev/run-id=<id> keeps working for such ids), else its
+// label-safe characters, "-" and 8 hex digits of sha256(id), within 63.
+// The annotation ansible.cloud37.dev/run-id always has the id as given.
+func RunIDLabelValue(id string) string {
+	if len(validation.IsValidLabelValue(id)) == 0 {
+		return id
+	}
+	b := []byte(id)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '-'
+		}
+	}
+	prefix := string(b)
+	if len(prefix) > maxLabelValueLen-hashLen-1 {
+		prefix = prefix[:maxLabelValueLen-hashLen-1]
+	}
+	// A label value starts and ends with an alphanumeric character.
+	return joinHash(strings.Trim(prefix, "-._"), shortHash(id))
 }
 
 // truncateWithHash keeps a prefix of s, trimmed of trailing separators, and

@@ -104,10 +104,11 @@ type Inputs struct {
 	// OperatorImage is the operator's own image (with its digest); the
 	// init container copies playbook-runner from it. Required.
 	OperatorImage string
-	// Resources are a Schedule's resources, which win over the Playbook's
-	// runtime resources: set them for a Schedule's manual runs.
-	// BuildCronJob uses the Schedule's own when this is nil.
-	Resources *ansiblev1alpha1.ResourceRequirements
+	// Schedule is the Schedule whose run this is: its resources win over
+	// the Playbook's runtime resources, and a manual run takes its
+	// backoffLimit and ttlSecondsAfterFinished. Nil for a Playbook's manual
+	// run; BuildCronJob sets it.
+	Schedule *ansiblev1alpha1.Schedule
 }
 
 // ExecutorImage reports the image a run of the Playbook uses and whether it
@@ -241,6 +242,7 @@ func podTemplate(in Inputs, runID string) (corev1.PodTemplateSpec, error) {
 		ObjectMeta: metav1.ObjectMeta{
 			Labels:      commonLabels(),
 			Annotations: map[string]string{RevisionAnnotation: spec.Repository.Commit},
+			Finalizers:  []string{RunRecordFinalizer},
 		},
 		Spec: podSpec,
 	}, nil
@@ -286,6 +288,7 @@ func buildRunSpec(in Inputs, runID string, extraVarsDirs []string) (runspec.Spec
 	}
 	if hasAuth(repo) {
 		r.AuthMethod, r.AuthDir = string(repo.Spec.Auth.Method), runspec.GitAuthDir
+		r.PassAuthToAnsible = repo.Spec.Auth.GetPassToAnsible()
 	}
 	if ssh := repo.Spec.SSH; ssh != nil {
 		if ssh.KnownHostsConfigMapRef != nil {
@@ -537,7 +540,10 @@ func buildEnvFrom(pb *ansiblev1alpha1.Playbook) []corev1.EnvFromSource {
 // buildResources: a Schedule's resources replace the Playbook's runtime
 // resources when they set anything.
 func buildResources(in Inputs) corev1.ResourceRequirements {
-	r := in.Resources
+	var r *ansiblev1alpha1.ResourceRequirements
+	if in.Schedule != nil {
+		r = in.Schedule.Spec.Resources
+	}
 	if r == nil || (len(r.Limits) == 0 && len(r.Requests) == 0) {
 		r = runtimeOf(in.Playbook).Resources
 	}
@@ -550,9 +556,10 @@ func buildResources(in Inputs) corev1.ResourceRequirements {
 // commonLabels are on every object the operator makes for runs.
 func commonLabels() map[string]string {
 	return map[string]string{
-		ManagedByLabel: ManagedByValue,
-		NameLabel:      NameValue,
-		ComponentLabel: ComponentValue,
+		ManagedByLabel:       ManagedByValue,
+		NameLabel:            NameValue,
+		ComponentLabel:       ComponentValue,
+		PythonManagedByLabel: PythonManagedByValue,
 	}
 }
 

@@ -56,7 +56,10 @@ const holderMark = "apo-localcluster-holder"
 const hostPathProvisionerDir = "/tmp/hostpath_pv"
 
 // admissionPlugins are enabled on top of the API server's defaults.
-const admissionPlugins = "NodeRestriction"
+// OwnerReferencesPermissionEnforcement is OpenShift's default: setting an
+// owner reference with blockOwnerDeletion needs update on the owner's
+// finalizers, which the operator's RBAC must grant.
+const admissionPlugins = "NodeRestriction,OwnerReferencesPermissionEnforcement"
 
 // components are the node's processes with their arguments.
 func components(l Layout) []component {

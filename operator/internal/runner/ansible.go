@@ -121,14 +121,20 @@ func PlaybookEnv(s runspec.Spec) map[string]string {
 }
 
 // baseEnv is the environment of every ansible process: the container's,
-// HOME, TMPDIR and ANSIBLE_CONFIG.
+// HOME, TMPDIR, ANSIBLE_CONFIG, the repository's credentials when passed
+// to ansible, and no git prompt (a Job has no terminal: a prompt would
+// wait forever).
 func (r *run) baseEnv(p paths) map[string]string {
 	env := map[string]string{
-		"HOME":   r.opts.Home,
-		"TMPDIR": r.opts.TmpDir,
+		"HOME":                r.opts.Home,
+		"TMPDIR":              r.opts.TmpDir,
+		"GIT_TERMINAL_PROMPT": "0",
 	}
 	if p.ansibleCfg != "" {
 		env["ANSIBLE_CONFIG"] = p.ansibleCfg
+	}
+	for k, v := range r.authEnv {
+		env[k] = v
 	}
 	return env
 }

@@ -355,3 +355,96 @@ func assertInOrder(t *testing.T, s string, subs []string) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestRun_credentialsForAnsible: with passAuthToAnsible, ansible-galaxy
+// installs a role from a second private repository on the repository's
+// own server with the repository's credentials (https: ~/.netrc; ssh:
+// GIT_SSH_COMMAND with the key and known_hosts); without it, the same
+// requirements file fails.
+func TestRun_credentialsForAnsible(t *testing.T) {
+	t.Parallel()
+	const token = "tok-for-ansible-9Q7w"
+	served := t.TempDir() // both bare repositories, so one server has both
+	role := gittest.NewRepo(t, map[string]string{
+		"meta/main.yml":  "galaxy_info:\n  author: test\n  description: private role\n  license: MIT\n  min_ansible_version: '2.14'\ndependencies: []\n",
+		"tasks/main.yml": "- copy:\n    content: from the private role\n    dest: \"{{ lookup('env', 'TMPDIR') }}/private-role\"\n",
+	})
+	roleBare := role.BareAt(t, filepath.Join(served, "role.git"))
+	site := func(requirement string) *gittest.Repo {
+		return gittest.NewRepo(t, map[string]string{
+			"hosts":            localInventory("localhost"),
+			"site.yml":         "- hosts: all\n  gather_facts: false\n  roles: [private_role]\n",
+			"requirements.yml": "roles:\n  - name: private_role\n    src: " + requirement + "\n    version: main\n",
+		})
+	}
+	// sshd serves every path: the role and the site repository.
+	sshd := gittest.StartSSHD(t, roleBare)
+	sshSite := site("git+" + sshd.URL)
+	sshSiteURL := strings.Replace(sshd.URL, roleBare, sshSite.Bare(t), 1)
+	// The http server serves role.git and site.git, neighbours in served.
+	httpURL := gittest.StartHTTP(t, roleBare, "oauth2", token)
+	httpSite := site("git+" + httpURL)
+	httpSiteURL := strings.TrimSuffix(httpURL, "role.git") + filepath.Base(httpSite.BareAt(t, filepath.Join(served, "site.git")))
+	// The same directory behind basic auth with a password .netrc must quote.
+	const password = `pa ss"word`
+	basicURL := gittest.StartHTTP(t, roleBare, "alice", password)
+	basicSite := site("git+" + basicURL)
+	basicSiteURL := strings.TrimSuffix(basicURL, "role.git") + filepath.Base(basicSite.BareAt(t, filepath.Join(served, "basic-site.git")))
+
+	tests := map[string]struct {
+		url, commit string
+		method      string
+		files       map[string]string
+		knownHosts  []byte
+		pass        bool
+		want        string // summary reason
+	}{
+		"https: the token reaches ansible-galaxy": {
+			url: httpSiteURL, commit: httpSite.Head(t, "main"), method: "token", files: map[string]string{"token": token}, pass: true, want: ReasonSucceeded,
+		},
+		"https: basic-auth keys with a space and a quote reach ansible-galaxy": {
+			url: basicSiteURL, commit: basicSite.Head(t, "main"), method: "https", files: map[string]string{"username": "alice", "password": password}, pass: true, want: ReasonSucceeded,
+		},
+		"https: without passAuthToAnsible the role cannot be fetched": {
+			url: httpSiteURL, commit: httpSite.Head(t, "main"), method: "token", files: map[string]string{"token": token}, want: ReasonRequirementsFailed,
+		},
+		"ssh: the key and known_hosts reach ansible-galaxy": {
+			url: sshSiteURL, commit: sshSite.Head(t, "main"), method: "ssh", files: map[string]string{"ssh-privatekey": string(sshd.ClientKey)},
+			knownHosts: sshd.KnownHosts, pass: true, want: ReasonSucceeded,
+		},
+		"ssh: without passAuthToAnsible the role cannot be fetched": {
+			url: sshSiteURL, commit: sshSite.Head(t, "main"), method: "ssh", files: map[string]string{"ssh-privatekey": string(sshd.ClientKey)},
+			knownHosts: sshd.KnownHosts, want: ReasonRequirementsFailed,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := newPod(t)
+			s := spec(tc.url, tc.commit)
+			s.RequirementsFile = "requirements.yml"
+			s.Repository.AuthMethod, s.Repository.PassAuthToAnsible = tc.method, tc.pass
+			s.Repository.AuthDir = t.TempDir()
+			for k, v := range tc.files {
+				writeFile(t, filepath.Join(s.Repository.AuthDir, k), v)
+			}
+			if tc.knownHosts != nil {
+				s.Repository.KnownHostsFile = writeFile(t, filepath.Join(t.TempDir(), "known_hosts"), string(tc.knownHosts))
+			}
+			got, raw := p.run(t, s)
+			if got.Reason != tc.want {
+				t.Fatalf("reason = %s (%q), want %s\noutput:\n%s", got.Reason, got.Message, tc.want, p.out.String())
+			}
+			if tc.want == ReasonSucceeded && p.file(t, "private-role") != "from the private role" {
+				t.Error("the private role did not run")
+			}
+			for what, text := range map[string]string{"output": p.out.String(), "summary": string(raw)} {
+				if strings.Contains(text, token) {
+					t.Errorf("the %s shows the token:\n%s", what, text)
+				}
+			}
+			if !tc.pass {
+				assertNoSecretIn(t, token, p.workspace, p.home, p.tmp)
+			}
+		})
+	}
+}

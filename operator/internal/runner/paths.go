@@ -21,6 +21,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/runspec"
 )
 
 // paths are the spec's paths checked against the checkout. Repository paths
@@ -52,8 +54,7 @@ func (r *run) resolvePaths() (paths, error) {
 		return p, err
 	}
 	for _, inv := range s.Inventories {
-		// "host1,host2," is an inline host list, not a path.
-		if strings.Contains(inv, ",") {
+		if runspec.InventoryKind(inv) == runspec.HostList {
 			p.inventories = append(p.inventories, inv)
 			continue
 		}
@@ -105,9 +106,9 @@ func (r *run) resolvePaths() (paths, error) {
 
 // inRepo returns the absolute path of a spec path: relative paths are in
 // the repository and may not leave it; absolute paths name files of the
-// executor image.
+// executor image or of volumes mounted into the pod (runspec.FileKind).
 func (r *run) inRepo(field, p string) (string, error) {
-	if filepath.IsAbs(p) {
+	if runspec.FileKind(p) == runspec.PodPath {
 		return filepath.Clean(p), nil
 	}
 	if !filepath.IsLocal(p) {
@@ -125,8 +126,8 @@ func (r *run) mustExist(field, p, commit string) (string, error) {
 	}
 	if _, err := os.Stat(abs); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			if filepath.IsAbs(p) {
-				return "", fail(ReasonPathNotFound, "%s %s not found in the executor image", field, p)
+			if runspec.FileKind(p) == runspec.PodPath {
+				return "", fail(ReasonPathNotFound, "%s %s not found in the executor pod: mount it (secrets.fileMounts, runtime.volumes) or use a path relative to the repository root", field, p)
 			}
 			return "", fail(ReasonPathNotFound, "%s %q not found in commit %s of the repository", field, p, commit)
 		}

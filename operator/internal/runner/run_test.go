@@ -686,3 +686,53 @@ func TestRun_failureRecords(t *testing.T) {
 		t.Errorf("the summary shows a no_log message: %s", raw)
 	}
 }
+
+// TestRun_pathsOutsideTheRepository: the paths the operator's path check
+// leaves to the runner (runspec.InventoryKind and FileKind) work: a host
+// list, an absolute inventory and an absolute ansible.cfg from a volume
+// mounted into the pod; a missing absolute path is PathNotFound naming it.
+func TestRun_pathsOutsideTheRepository(t *testing.T) {
+	t.Parallel()
+	repo := gittest.NewRepo(t, map[string]string{"site.yml": markerPlaybook("{{ inventory_hostname }}")})
+	url := gittest.StartDaemon(t, repo.Bare(t))
+	commit := repo.Head(t, "main")
+	mounted := t.TempDir() // a fileMount
+	inventory := writeFile(t, filepath.Join(mounted, "hosts.ini"), localInventory("mounted"))
+	cfg := writeFile(t, filepath.Join(mounted, "ansible.cfg"), "[defaults]\nstdout_callback = oneline\n")
+	local := json.RawMessage(`{"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}`)
+
+	t.Run("a host list and an absolute inventory run their hosts", func(t *testing.T) {
+		p := newPod(t)
+		s := spec(url, commit)
+		s.Inventories = []string{"inline-a,inline-b", inventory}
+		s.ExtraVars = local
+		got, _ := p.run(t, s)
+		wantSummary(t, got, ResultSucceeded, ReasonSucceeded, 0)
+		for _, h := range []string{"inline-a", "inline-b", "mounted"} {
+			if p.file(t, "marker-"+h) != h {
+				t.Errorf("host %s did not run", h)
+			}
+		}
+	})
+	t.Run("an absolute ansible.cfg is in effect", func(t *testing.T) {
+		p := newPod(t)
+		s := spec(url, commit)
+		s.Inventories = []string{inventory}
+		s.AnsibleCfg = cfg
+		got, _ := p.run(t, s)
+		wantSummary(t, got, ResultSucceeded, ReasonSucceeded, 0)
+		if !strings.Contains(p.out.String(), "mounted | CHANGED") {
+			t.Errorf("the mounted ansible.cfg's stdout callback is not in effect:\n%s", p.out.String())
+		}
+	})
+	t.Run("a missing absolute inventory is PathNotFound", func(t *testing.T) {
+		p := newPod(t)
+		s := spec(url, commit)
+		s.Inventories = []string{filepath.Join(mounted, "missing.ini")}
+		got, _ := p.run(t, s)
+		wantSummary(t, got, ResultFailed, ReasonPathNotFound, 1)
+		if !strings.Contains(got.Message, filepath.Join(mounted, "missing.ini")+" not found in the executor pod") {
+			t.Errorf("message = %q", got.Message)
+		}
+	})
+}

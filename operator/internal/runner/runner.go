@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/git"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/runspec"
 )
 
@@ -106,6 +107,9 @@ type run struct {
 	// redact removes credentials and secret values from text bound for the
 	// summary or the log.
 	redact *redactor
+	// authEnv is the environment that gives ansible the repository's
+	// credentials (ansibleAuth).
+	authEnv map[string]string
 }
 
 // Run executes spec and returns its summary, whose ExitCode is the exit code
@@ -171,6 +175,9 @@ func (r *run) execute(ctx context.Context) (runspec.Summary, error) {
 		return runspec.Summary{}, err
 	}
 	r.log("Checked out commit %s of %s in %s", r.spec.Repository.Commit, displayURL(r.spec.Repository.URL), since(fetchStart))
+	if r.authEnv, err = r.ansibleAuth(auth); err != nil {
+		return runspec.Summary{}, err
+	}
 
 	p, err := r.resolvePaths()
 	if err != nil {
@@ -207,7 +214,7 @@ func validate(s runspec.Spec) error {
 	if s.Repository.URL == "" || s.Repository.Commit == "" || s.Playbook == "" {
 		return fail(ReasonInvalidSpec, "invalid run spec: repository.url, repository.commit and playbook are required")
 	}
-	if !isFullHash(s.Repository.Commit) {
+	if !git.IsFullHash(s.Repository.Commit) {
 		return fail(ReasonInvalidSpec, "invalid run spec: repository.commit %q is not a full 40-hex commit hash", s.Repository.Commit)
 	}
 	switch s.Repository.AuthMethod {
@@ -225,18 +232,6 @@ func validate(s runspec.Spec) error {
 		}
 	}
 	return nil
-}
-
-func isFullHash(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // DecodeSpec parses the runner's argument with runspec.Decode, and keeps

@@ -45,8 +45,10 @@ const (
 	KnownHostsDir = "/etc/ansible-playbook-operator/known-hosts"
 	// ExtraVarsDir holds one subdirectory per extraVarsSecretRefs entry, in order.
 	ExtraVarsDir = "/etc/ansible-playbook-operator/extra-vars"
-	// VaultDir is where the vault password Secret is mounted.
-	VaultDir = "/etc/ansible-playbook-operator/vault"
+	// VaultDir is where the vault password Secret is mounted: the Python
+	// operator's path, so that an ansible.cfg naming
+	// vault_password_file = /vault-password/password keeps working.
+	VaultDir = "/vault-password"
 	// TerminationLog is where the summary goes (the pod's terminationMessagePath).
 	TerminationLog = "/dev/termination-log"
 	// MaxSummaryBytes is the kubelet's cap on termination messages.
@@ -100,6 +102,9 @@ type Repository struct {
 	KnownHostsFile string `json:"knownHostsFile,omitempty"`
 	// StrictHostKeyChecking refuses unknown ssh hosts (default true).
 	StrictHostKeyChecking bool `json:"strictHostKeyChecking"`
+	// PassAuthToAnsible gives ansible-galaxy and the playbook the
+	// credentials for the repository's host (~/.netrc, GIT_SSH_COMMAND).
+	PassAuthToAnsible bool `json:"passAuthToAnsible,omitempty"`
 }
 
 // Execution are the ansible-playbook options.

@@ -287,12 +287,19 @@ func (c *liveCluster) waitAvailable(t *testing.T, dep *appsv1.Deployment) {
 	})
 }
 
-// uninstallOperator deletes an installation of the operator (its
-// namespace, CRDs and cluster-wide RBAC) and waits until it is gone.
+// uninstallOperator deletes an installation of the operator as the
+// README's Uninstall does: the CRs first, while the operator still runs
+// and releases its run pods, then its namespace, CRDs and cluster-wide
+// RBAC; it waits until they are gone.
 func (c *liveCluster) uninstallOperator(t *testing.T) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if r := c.kubectl(t, "", "get", "crd", "playbooks.ansible.cloud37.dev"); r.err == nil {
+		if r := c.kubectl(t, "", "delete", "--ignore-not-found", "--wait=true", "--timeout=120s", "schedules,playbooks,repositories", "--all", "-A"); r.err != nil {
+			t.Fatalf("delete the CRs: %v\n%s", r.err, r)
+		}
+	}
 	r := c.kubectl(t, "", "delete", "--ignore-not-found", "--wait=true", "--timeout=120s",
 		"namespace/"+operatorNamespace,
 		"crd/repositories.ansible.cloud37.dev", "crd/playbooks.ansible.cloud37.dev", "crd/schedules.ansible.cloud37.dev",

@@ -196,7 +196,7 @@ func classifyParse(value string, err error) *registry.Error {
 	}
 	detail := strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid image reference %q: ", value))
 	return &registry.Error{Code: "invalid image reference", Ref: value, Detail: fmt.Sprintf("%q: %s", value, detail),
-		Hint: "write the image as [registry/]repository[:tag][@sha256:digest] in lower case"}
+		Hint: "write the image as [registry[:port]/]repository[:tag][@sha256:digest], the repository in lower case"}
 }
 
 func digestError(ref string, de *imageref.DigestError) *registry.Error {

@@ -33,6 +33,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/redact"
 )
 
 // DockerHub is the canonical spelling of Docker Hub's registry host.
@@ -68,6 +70,10 @@ func Parse(s string) (Ref, error) {
 	if strings.TrimSpace(s) != s {
 		return Ref{}, fmt.Errorf("image reference %q has surrounding white space", s)
 	}
+	if err := checkForm(s); err != nil {
+		var patternsOnly *redact.Secrets
+		return Ref{}, fmt.Errorf("invalid image reference %q: %w", patternsOnly.Text(s), err)
+	}
 	r := Ref{Original: s}
 	rest := s
 	if at := strings.LastIndex(s, "@"); at >= 0 {
@@ -101,6 +107,21 @@ func Parse(s string) (Ref, error) {
 	}
 	r.Name = normalizeRepository(tag.Context())
 	return r, nil
+}
+
+// userinfoRE finds "user:password@" before a registry host.
+var userinfoRE = regexp.MustCompile(`^[^/@]+:[^/@]*@[^/@]+/`)
+
+// checkForm refuses URLs and credentials, which no reference holds; the
+// digest rule would otherwise blame "@" on a bad digest.
+func checkForm(s string) error {
+	if strings.Contains(s, "://") {
+		return fmt.Errorf("a reference is not a URL: write registry/repository[:tag], without a scheme or credentials")
+	}
+	if userinfoRE.MatchString(s) {
+		return fmt.Errorf("credentials are written into it (user:password@registry): references carry none; put the registry's credentials in the docker config")
+	}
+	return nil
 }
 
 // The distribution reference grammar (distribution/reference/regexp.go).

@@ -147,6 +147,14 @@ func TestParse(t *testing.T) {
 			in:  "r.example.com/" + strings.Repeat("a", 250),
 			err: "longer than 255",
 		},
+		"a URL is no reference": {
+			in:  "https://registry.example.com/app:1",
+			err: "not a URL",
+		},
+		"credentials are refused without repeating them": {
+			in:  "robot:s3cr3t@registry.example.com/app:1",
+			err: `"REDACTED@registry.example.com/app:1": credentials are written into it`,
+		},
 		"a Docker Hub name with separators is valid": {
 			in:   "my-org/my_app__x.y:v1.0-rc_1",
 			want: Ref{Original: "my-org/my_app__x.y:v1.0-rc_1", Repository: "my-org/my_app__x.y", Tag: "v1.0-rc_1", Name: "docker.io/my-org/my_app__x.y"},

@@ -92,7 +92,7 @@ func BenchmarkResolve(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				rep, err := Transform(context.Background(), items, s, res, nil, nil)
+				rep, err := Transform(context.Background(), Input{Resources: items}, s, res, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -156,4 +156,47 @@ func parseItems(b *testing.B, rl []byte) []*Resource {
 		out[i] = &Resource{Node: it}
 	}
 	return out
+}
+
+// oneLineJSON is a Pod written as one line of JSON with n containers, as
+// generators emit it.
+func oneLineJSON(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"wide"},"spec":{"containers":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"name":"c%d","image":"registry.example.com/team/app%d:1"}`, i, i%500)
+	}
+	b.WriteString("]}}")
+	return b.Bytes()
+}
+
+// BenchmarkSpliceOneLine measures pin -w's splice of 16,000 containers on one
+// line: each edit finds its column, so the cost must be linear in the line.
+func BenchmarkSpliceOneLine(b *testing.B) {
+	const containers = 16000
+	src := oneLineJSON(containers)
+	f, err := ParseFile("wide.json.yaml", src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Config{}.Validate()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep, err := Transform(context.Background(), Input{Resources: Nodes([]*File{f})}, s, &fakeRegistry{}, nil)
+	if err != nil || len(rep.Changes) != containers {
+		b.Fatalf("%v: %d changes", err, len(rep.Changes))
+	}
+	var last time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if _, err := SpliceFile(src, rep.Changes); err != nil {
+			b.Fatal(err)
+		}
+		last = time.Since(start)
+	}
+	fmt.Printf("splice: %d containers on one line of %d bytes: %v\n", containers, len(src), last.Round(time.Millisecond))
 }

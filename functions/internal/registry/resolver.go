@@ -176,6 +176,9 @@ func MirrorTarget(to string) (string, error) {
 		return "", fmt.Errorf("failed to use mirror to %q: write a registry[/path] such as mirror.internal:5000/hub, without scheme or credentials (put the mirror's credentials in the docker config)", shown)
 	}
 	to = strings.TrimSuffix(to, "/")
+	if to == "" {
+		return "", fmt.Errorf("failed to use mirror to \"\": write a registry[/path] such as mirror.internal:5000/hub")
+	}
 	if _, err := name.NewRepository(to+"/x", name.WeakValidation); err != nil {
 		return "", fmt.Errorf("failed to use mirror to %q: %w", shown, err)
 	}

@@ -93,6 +93,12 @@ func (s *source) lineOf(off int) int {
 // white space, line breaks and comments after them are skipped, since a
 // node's position is that of its first property.
 func (s *source) skipProperties(off int) int {
+	return s.skipProps(off, true)
+}
+
+// skipProps skips properties, and line breaks and comments after them only
+// when crossLines is set (an empty value ends where its line does).
+func (s *source) skipProps(off int, crossLines bool) int {
 	for off < len(s.src) {
 		switch c := s.src[off]; {
 		case c == '&' || c == '!':
@@ -106,9 +112,11 @@ func (s *source) skipProperties(off int) int {
 			for off < len(s.src) && !isBlank(s.src[off]) && s.src[off] != ',' && s.src[off] != '}' && s.src[off] != ']' {
 				off++
 			}
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		case c == ' ' || c == '\t':
 			off++
-		case c == '#':
+		case crossLines && (c == '\n' || c == '\r'):
+			off++
+		case crossLines && c == '#':
 			off = s.nextLine(off)
 		default:
 			return off
@@ -172,18 +180,21 @@ func plainContinues(after []byte) bool {
 
 // setScalar replaces a scalar's text, keeping its quotes and properties.
 func (s *source) setScalar(n *yaml.Node, value string) (span, error) {
-	if n.Tag == "!!null" && (n.Value == "" || n.Value == "~" || n.Value == "null") && n.Style&^yaml.TaggedStyle == 0 {
+	if n.Tag == "!!null" && n.Value == "" && n.Style&^yaml.TaggedStyle == 0 {
+		// An empty value ("digest:", "digest: &d") is where its line
+		// continues: the value is written there, after a space when the
+		// byte before it is the key's colon or a property.
 		off, err := s.offset(n.Line, n.Column)
 		if err != nil {
 			return span{}, err
 		}
 		if hasProperties(n) {
-			off = s.skipProperties(off)
+			off = s.skipProps(off, false)
 		}
-		if n.Value == "" {
-			return span{off: off, end: off, text: value}, nil
+		if off > 0 && !isBlank(s.src[off-1]) {
+			value = " " + value
 		}
-		return span{off: off, end: off + len(n.Value), text: value}, nil
+		return span{off: off, end: off, text: value}, nil
 	}
 	off, end, err := s.scalarInner(n)
 	if err != nil {

@@ -157,3 +157,26 @@ func TestCLI_interruptedIsNotTimeout(t *testing.T) {
 		t.Errorf("stderr and error say %q, want interrupted and no timeout", got)
 	}
 }
+
+func TestLock_stdinStaysAStream(t *testing.T) {
+	reg := registrytest.StartInProcess(t)
+	one, two := reg.PushRandom(t, "team/one:1"), reg.PushRandom(t, "team/two:1")
+	stream := pod("a", reg.Ref("team/one:1")) + "---\n" + pod("b", reg.Ref("team/two:1"))
+	out, stderr, err := run(t, stream, "lock")
+	if err != nil {
+		t.Fatalf("lock: %v\n%s", err, stderr)
+	}
+	for _, d := range []string{one, two} {
+		if !strings.Contains(out, d) {
+			t.Errorf("the lock lacks %s (a document of the stream was dropped):\n%s", d, out)
+		}
+	}
+}
+
+func TestPin_syntaxErrorsNameLineAndColumn(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "bad.yaml"), "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [p\n")
+	writeFile(t, filepath.Join(dir, "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations:\n    pin-images.ansible.cloud37.dev/embedded: config.yaml\ndata:\n  config.yaml: |\n    image:\n      repository: a\n     tag: b\n")
+	wantFailure(t, "", []string{"bad.yaml", "line 5 column 1"}, "verify", filepath.Join(dir, "bad.yaml"))
+	wantFailure(t, "", []string{"data.config.yaml is not YAML", "line 3 column"}, "verify", filepath.Join(dir, "cm.yaml"))
+}

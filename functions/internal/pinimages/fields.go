@@ -21,6 +21,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/yamlsrc"
 )
 
 // Where images live (DESIGN.md 2.2). Each entry has a golden case in testdata/.
@@ -117,9 +119,7 @@ type Embedded struct {
 	Key string
 	// Value is the data scalar in the ConfigMap.
 	Value *yaml.Node
-	// Doc is the parsed embedded document.
-	Doc *yaml.Node
-	// Text is the embedded text the document was parsed from.
+	// Text is the embedded text the documents were parsed from.
 	Text string
 }
 
@@ -267,14 +267,20 @@ func embeddedFields(cm *yaml.RNode) ([]*Field, error) {
 		if val == nil || val.Kind != yaml.ScalarNode {
 			return nil, fmt.Errorf("annotation %s names data key %q, which the ConfigMap does not have: fix the annotation or add the key", EmbeddedAnnotation, key)
 		}
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(val.Value), &doc); err != nil {
-			return nil, fmt.Errorf("data.%s is not YAML (annotation %s): %w", key, EmbeddedAnnotation, err)
+		docs, err := yamlsrc.Decode([]byte(val.Value))
+		if err != nil {
+			return nil, fmt.Errorf("data.%s is not YAML (annotation %s): %w (lines count from the key's first line)", key, EmbeddedAnnotation, err)
 		}
-		emb := &Embedded{Key: key, Value: val, Doc: &doc, Text: val.Value}
-		walkObjects(&doc, "data["+key+"]", func(path string, m, k *yaml.Node) {
-			out = append(out, &Field{Path: path, Kind: ObjectField, Node: m, Key: k, keys: helmKeys, Embedded: emb})
-		})
+		emb := &Embedded{Key: key, Value: val, Text: val.Value}
+		for i, doc := range docs {
+			path := "data[" + key + "]"
+			if len(docs) > 1 {
+				path += fmt.Sprintf("[doc %d]", i)
+			}
+			walkObjects(doc, path, func(path string, m, k *yaml.Node) {
+				out = append(out, &Field{Path: path, Kind: ObjectField, Node: m, Key: k, keys: helmKeys, Embedded: emb})
+			})
+		}
 	}
 	return out, nil
 }

@@ -17,7 +17,6 @@ limitations under the License.
 package cli
 
 import (
-	"encoding/base64"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,17 +34,6 @@ func everything(t *testing.T, stdin string, args ...string) string {
 		text += err.Error()
 	}
 	return text
-}
-
-func noSecret(t *testing.T, what, text string, secrets ...string) {
-	t.Helper()
-	for _, s := range secrets {
-		for _, form := range []string{s, base64.StdEncoding.EncodeToString([]byte(s))} {
-			if strings.Contains(text, form) {
-				t.Errorf("%s shows %q:\n%s", what, form, text)
-			}
-		}
-	}
 }
 
 func TestCLI_noSecretInAnyOutput(t *testing.T) {
@@ -80,7 +68,7 @@ func TestCLI_noSecretInAnyOutput(t *testing.T) {
 				if !strings.Contains(text, "unauthorized") {
 					t.Fatalf("the echoing registry was not reached:\n%s", text)
 				}
-				noSecret(t, name, text, secrets...)
+				registrytest.NoSecret(t, name, text, secrets...)
 			})
 		}
 	})
@@ -93,7 +81,7 @@ func TestCLI_noSecretInAnyOutput(t *testing.T) {
 			if !strings.Contains(text, "invalid image reference") {
 				t.Errorf("%s: the reference was not refused:\n%s", args[0], text)
 			}
-			noSecret(t, args[0], text, "s3cr3t-ref")
+			registrytest.NoSecret(t, args[0], text, "s3cr3t-ref")
 		}
 	})
 	t.Run("a mirror written with credentials", func(t *testing.T) {
@@ -115,7 +103,7 @@ func TestCLI_noSecretInAnyOutput(t *testing.T) {
 			if !strings.Contains(text, "mirror") {
 				t.Errorf("%s: the mirror was not refused:\n%s", name, text)
 			}
-			noSecret(t, name, text, "s3cr3t-mirror")
+			registrytest.NoSecret(t, name, text, "s3cr3t-mirror")
 		}
 	})
 	t.Run("a failing credential helper blocks no anonymous registry and shows no output", func(t *testing.T) {
@@ -134,6 +122,6 @@ func TestCLI_noSecretInAnyOutput(t *testing.T) {
 		if !strings.Contains(text, "credential helper") {
 			t.Errorf("the failure does not name the credential helper:\n%s", text)
 		}
-		noSecret(t, "resolve", text, "tok-9c8b7a6d5e4f")
+		registrytest.NoSecret(t, "resolve", text, "tok-9c8b7a6d5e4f")
 	})
 }

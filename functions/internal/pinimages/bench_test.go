@@ -66,7 +66,9 @@ func corpus(host string, n int, fnConfig string) []byte {
 
 // BenchmarkResolve measures a cold run (new resolver: every repository pays
 // its ping) over the corpus, through a proxy that adds 20 ms to every request
-// and counts them, at concurrency 1, 8 and 16. `make bench` prints the table.
+// and counts them, at concurrency 1, 8 and 16, and at 8 with verifyContent
+// (a GET and a hash of every manifest besides the HEAD). `make bench` prints
+// the table.
 func BenchmarkResolve(b *testing.B) {
 	reg := registrytest.StartInProcess(b)
 	for i := range benchRepos * benchTags {
@@ -75,10 +77,18 @@ func BenchmarkResolve(b *testing.B) {
 	proxy := registrytest.NewProxy(b, reg.Host)
 	proxy.SetDelay(benchDelay)
 	distinct := benchRepos * benchTags
-	for _, c := range []int{1, 8, 16} {
-		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) {
+	for _, tc := range []struct {
+		concurrency   int
+		verifyContent bool
+	}{{1, false}, {8, false}, {16, false}, {8, true}} {
+		c := tc.concurrency
+		name := fmt.Sprintf("concurrency=%d", c)
+		if tc.verifyContent {
+			name += "/verifyContent"
+		}
+		b.Run(name, func(b *testing.B) {
 			in := corpus(proxy.Host, benchCorpus, "")
-			s, err := Config{Concurrency: c}.Validate()
+			s, err := Config{Concurrency: c, VerifyContent: tc.verifyContent}.Validate()
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -109,8 +119,12 @@ func BenchmarkResolve(b *testing.B) {
 			perRef := float64(requests) / float64(distinct)
 			b.ReportMetric(perRef, "requests/ref")
 			b.ReportMetric(wall.Seconds()/lower.Seconds(), "x-lower-bound")
-			fmt.Printf("resolve %d resources (%d image fields, %d distinct refs, %d repos), 20 ms/request, concurrency %2d: wall %v, %d requests = %.2f per distinct ref, lower bound ceil(%d/%d)×20ms = %v, ratio %.2f\n",
-				benchCorpus, benchCorpus*benchPerItem, distinct, benchRepos, c, wall.Round(time.Millisecond), requests, perRef, distinct, c, lower, wall.Seconds()/lower.Seconds())
+			verify := ""
+			if tc.verifyContent {
+				verify = ", verifyContent"
+			}
+			fmt.Printf("resolve %d resources (%d image fields, %d distinct refs, %d repos), 20 ms/request, concurrency %2d%s: wall %v, %d requests = %.2f per distinct ref, lower bound ceil(%d/%d)×20ms = %v, ratio %.2f\n",
+				benchCorpus, benchCorpus*benchPerItem, distinct, benchRepos, c, verify, wall.Round(time.Millisecond), requests, perRef, distinct, c, lower, wall.Seconds()/lower.Seconds())
 		})
 	}
 }

@@ -17,7 +17,6 @@ limitations under the License.
 package registry_test
 
 import (
-	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -174,47 +173,28 @@ func TestResolve_connectionResetIsRetried(t *testing.T) {
 	})
 }
 
-// secretsIn fails when text holds any of the secrets, or the base64 of one.
-func secretsIn(t *testing.T, what, text string, secrets ...string) {
-	t.Helper()
-	for _, s := range secrets {
-		for _, form := range []string{s, base64.StdEncoding.EncodeToString([]byte(s))} {
-			if strings.Contains(text, form) {
-				t.Errorf("%s leaks %q: %s", what, form, text)
-			}
-		}
-	}
-}
-
 func TestResolve_noSecretInErrors(t *testing.T) {
-	t.Run("a registry that echoes the basic credentials it received", func(t *testing.T) {
-		reg := registrytest.Start(t, registrytest.Options{Auth: registrytest.AuthBasic})
-		reg.PushRandom(t, "team/app:1")
-		proxy := registrytest.NewProxy(t, reg.Host)
-		proxy.SetFault(registrytest.EchoCredentials, 0)
-		anonymousDockerConfig(t)
-		r := newRemote(t, registry.Options{Keychain: authn.NewMultiKeychain(hostKeychain{host: proxy.Host, auth: reg.Auth()})})
-		// A GET (a platform lookup): HEAD answers carry no body to echo in.
-		_, err := resolve(t, r, proxy.Host+"/team/app:1", "linux/amd64")
-		e := wantCode(t, err, registry.Unauthorized)
-		secretsIn(t, "error", e.Error(), reg.Password, reg.Username+":"+reg.Password)
-	})
-
-	t.Run("a registry that echoes the bearer token it received", func(t *testing.T) {
-		reg := registrytest.Start(t, registrytest.Options{Auth: registrytest.AuthToken})
-		reg.PushRandom(t, "team/app:1")
-		proxy := registrytest.NewProxy(t, reg.Host)
-		proxy.SetFault(registrytest.EchoCredentials, 0)
-		anonymousDockerConfig(t)
-		r := newRemote(t, registry.Options{Keychain: authn.NewMultiKeychain(hostKeychain{host: proxy.Host, auth: reg.Auth()})})
-		_, err := resolve(t, r, proxy.Host+"/team/app:1", "linux/amd64")
-		e := wantCode(t, err, registry.Unauthorized)
-		// Every JWT starts with the base64 of `{"`.
-		if strings.Contains(e.Error(), "eyJ") {
-			t.Errorf("error leaks the bearer token: %s", e.Error())
-		}
-		secretsIn(t, "error", e.Error(), reg.Password)
-	})
+	for name, auth := range map[string]registrytest.AuthMode{
+		"a registry that echoes the basic credentials it received": registrytest.AuthBasic,
+		"a registry that echoes the bearer token it received":      registrytest.AuthToken,
+	} {
+		t.Run(name, func(t *testing.T) {
+			reg := registrytest.Start(t, registrytest.Options{Auth: auth})
+			reg.PushRandom(t, "team/app:1")
+			proxy := registrytest.NewProxy(t, reg.Host)
+			proxy.SetFault(registrytest.EchoCredentials, 0)
+			anonymousDockerConfig(t)
+			r := newRemote(t, registry.Options{Keychain: authn.NewMultiKeychain(hostKeychain{host: proxy.Host, auth: reg.Auth()})})
+			// A GET (a platform lookup): HEAD answers carry no body to echo in.
+			_, err := resolve(t, r, proxy.Host+"/team/app:1", "linux/amd64")
+			e := wantCode(t, err, registry.Unauthorized)
+			registrytest.NoSecret(t, "error", e.Error(), reg.Password, reg.Username+":"+reg.Password)
+			// Every JWT starts with the base64 of `{"`.
+			if strings.Contains(e.Error(), "eyJ") {
+				t.Errorf("error leaks the bearer token: %s", e.Error())
+			}
+		})
+	}
 
 	t.Run("a token service over TLS that echoes a refused login", func(t *testing.T) {
 		reg := registrytest.Start(t, registrytest.Options{Auth: registrytest.AuthToken, TLS: true, EchoCredentials: true})
@@ -226,7 +206,7 @@ func TestResolve_noSecretInErrors(t *testing.T) {
 		})})
 		_, err := resolve(t, r, reg.Ref("team/app:1"), "")
 		e := wantCode(t, err, registry.Unauthorized)
-		secretsIn(t, "error", e.Error(), wrong, reg.Username+":"+wrong)
+		registrytest.NoSecret(t, "error", e.Error(), wrong, reg.Username+":"+wrong)
 	})
 
 	t.Run("a mirror written with userinfo", func(t *testing.T) {
@@ -234,7 +214,7 @@ func TestResolve_noSecretInErrors(t *testing.T) {
 		if err == nil {
 			t.Fatal("a mirror with userinfo was accepted")
 		}
-		secretsIn(t, "error", err.Error(), "s3cr3t-mirror")
+		registrytest.NoSecret(t, "error", err.Error(), "s3cr3t-mirror")
 	})
 }
 
@@ -260,7 +240,7 @@ func TestResolve_failingCredentialHelper(t *testing.T) {
 		if !strings.Contains(e.Error(), "credential helper") {
 			t.Errorf("error %q does not say the credential helper failed", e.Error())
 		}
-		secretsIn(t, "error", e.Error(), "tok-3f9a8b7c6d5e")
+		registrytest.NoSecret(t, "error", e.Error(), "tok-3f9a8b7c6d5e")
 	})
 }
 
@@ -275,7 +255,7 @@ func TestResolve_credentialHelperSecretsAreNeverEchoed(t *testing.T) {
 	r := newRemote(t, registry.Options{})
 	_, err := resolve(t, r, proxy.Host+"/team/app:1", "linux/amd64")
 	e := wantCode(t, err, registry.Unauthorized)
-	secretsIn(t, "error", e.Error(), reg.Password, reg.Username+":"+reg.Password)
+	registrytest.NoSecret(t, "error", e.Error(), reg.Password, reg.Username+":"+reg.Password)
 }
 
 func TestResolve_verifyContent(t *testing.T) {

@@ -17,10 +17,12 @@ limitations under the License.
 package registrytest
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -63,6 +65,22 @@ func (h CredentialHelper) WriteDockerConfig(t testing.TB) string {
 	dir := t.TempDir()
 	writeFile(t, dir, "config.json", b)
 	return dir
+}
+
+// NoSecret fails the test when text shows any of the secrets as is or in
+// base64, the forms a server echoes credentials in.
+func NoSecret(t testing.TB, what, text string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s == "" {
+			t.Fatal("registrytest: NoSecret called with an empty secret")
+		}
+		for _, form := range []string{s, base64.StdEncoding.EncodeToString([]byte(s))} {
+			if strings.Contains(text, form) {
+				t.Errorf("%s shows %q:\n%s", what, form, text)
+			}
+		}
+	}
 }
 
 // shellQuote quotes s for sh: single quotes, with embedded ones spliced in.

@@ -110,7 +110,8 @@ type Field struct {
 	// Alias is the alias node the field was reached through, when it was
 	// (its line comments count for skips).
 	Alias *yaml.Node
-	// Problem says why the field holds no image reference ("" when it does).
+	// Problem says why the field holds no image reference, or (an
+	// ObjectField) no image object ("" when it does).
 	Problem string
 }
 
@@ -223,19 +224,19 @@ func stringField(m *yaml.Node, key, path string) *Field {
 func notAString(n *yaml.Node) string {
 	switch {
 	case n.Kind == yaml.MappingNode:
-		return "not an image reference: the field holds a mapping, want a string such as nginx:1.25"
+		return "the field holds a mapping, want a string such as nginx:1.25"
 	case n.Kind == yaml.SequenceNode:
-		return "not an image reference: the field holds a list, want a string such as nginx:1.25"
+		return "the field holds a list, want a string such as nginx:1.25"
 	case n.Kind != yaml.ScalarNode:
-		return "not an image reference: the field holds no string"
+		return "the field holds no string"
 	}
 	switch tag := n.ShortTag(); tag {
 	case "!!str":
 		return ""
 	case "!!null":
-		return fmt.Sprintf("not an image reference: %s is YAML's null: write the image, or remove the field", orTilde(n.Value))
+		return fmt.Sprintf("%s is YAML's null: write the image, or remove the field", orTilde(n.Value))
 	default:
-		return fmt.Sprintf("not an image reference: %s is a YAML %s, not a string: write the image, and quote it if it really is a name such as \"%s\"", n.Value, strings.TrimPrefix(tag, "!!"), n.Value)
+		return fmt.Sprintf("%s is a YAML %s, not a string: write the image, and quote it if it really is a name such as \"%s\"", n.Value, strings.TrimPrefix(tag, "!!"), n.Value)
 	}
 }
 
@@ -360,7 +361,7 @@ func specFields(root *yaml.Node, fs FieldSpec) []*Field {
 				out = append(out, &Field{Path: path, Kind: ObjectField, Node: n, Key: key, keys: helmKeys})
 			case fs.Type == "object":
 				out = append(out, &Field{Path: path, Kind: ObjectField, Node: n, Key: key, keys: helmKeys,
-					Problem: "not an image object: want a mapping with repository, tag and digest (fieldSpecs type: object)"})
+					Problem: "want a mapping with repository, tag and digest (fieldSpecs type: object)"})
 			default:
 				f := &Field{Path: path, Kind: StringField, Node: n, Key: key, Problem: notAString(n)}
 				if f.Problem != "" || n.Value != "" {

@@ -241,9 +241,9 @@ func (s Settings) prepare(r *Resource, f *Field) *occurrence {
 	o := &occurrence{res: r, field: f}
 	o.skip = s.skipReason(r.Node, f)
 	if f.Problem != "" {
-		o.err = &registry.Error{Code: "not an image reference", Ref: "", Detail: strings.TrimPrefix(f.Problem, "not an image reference: ")}
+		o.err = &registry.Error{Code: "not an image reference", Detail: f.Problem}
 		if f.Kind == ObjectField {
-			o.err.Code, o.err.Detail = "not an image object", strings.TrimPrefix(f.Problem, "not an image object: ")
+			o.err.Code = "not an image object"
 		}
 		return o
 	}
@@ -362,7 +362,7 @@ func readObject(f *Field) (*objectRef, imageref.Ref, string, *registry.Error) {
 			continue
 		}
 		if problem := notAString(v); problem != "" {
-			return o, imageref.Ref{}, "." + rk, &registry.Error{Code: "invalid image object", Detail: rk + ": " + problem, Hint: "set " + rk + " to the image's repository"}
+			return o, imageref.Ref{}, "." + rk, &registry.Error{Code: "invalid image object", Detail: rk + ": not an image reference: " + problem, Hint: "set " + rk + " to the image's repository"}
 		}
 		o.repo = v.Value
 		o.lastKey, o.last = key, v

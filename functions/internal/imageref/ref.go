@@ -106,6 +106,11 @@ func Parse(s string) (Ref, error) {
 		return Ref{}, fmt.Errorf("invalid image reference %q: unexpected form", s)
 	}
 	r.Name = normalizeRepository(tag.Context())
+	// Registries bound the full name, as normalized: a short Docker Hub
+	// name of 240 characters is one of 258.
+	if len(r.Name) > maxNameLength {
+		return Ref{}, fmt.Errorf("invalid image reference %q: repository name %s is longer than %d characters", s, r.Name, maxNameLength)
+	}
 	return r, nil
 }
 

@@ -147,6 +147,10 @@ func TestParse(t *testing.T) {
 			in:  "r.example.com/" + strings.Repeat("a", 250),
 			err: "longer than 255",
 		},
+		"a short Docker Hub name is bounded as normalized": {
+			in:  strings.Repeat("a", 240),
+			err: "longer than 255",
+		},
 		"a URL is no reference": {
 			in:  "https://registry.example.com/app:1",
 			err: "not a URL",

@@ -114,13 +114,17 @@ func SpliceFile(src []byte, changes []Change) ([]byte, error) {
 	return splice(src, changes, nil)
 }
 
-// splice is SpliceFile with more spans to apply (a part to remove).
-func splice(src []byte, changes []Change, extra []span) ([]byte, error) {
+// splice is SpliceFile with more spans to apply (a part to remove), made
+// from the same source.
+func splice(src []byte, changes []Change, extra func(*source) []span) ([]byte, error) {
 	s, err := newSource(src)
 	if err != nil {
 		return nil, err
 	}
-	all := extra
+	var all []span
+	if extra != nil {
+		all = extra(s)
+	}
 	for _, c := range changes {
 		cs := s
 		if e := c.Field.Embedded; e != nil {

@@ -232,7 +232,7 @@ func RunFunction(p *Processor, in []byte, out io.Writer) error {
 	canSplice := root.Style&yaml.FlowStyle == 0 && lookupKey(root, "results") == nil &&
 		(procErr != nil || lockItem == nil || !rep.LockChanged)
 	if canSplice {
-		if spliced, err := splice(in, changes, functionConfigSpan(in, root)); err == nil {
+		if spliced, err := splice(in, changes, func(s *source) []span { return functionConfigSpan(s, root) }); err == nil {
 			var b bytes.Buffer
 			if len(spliced) > 0 && spliced[len(spliced)-1] != '\n' {
 				b.WriteByte('\n')
@@ -306,16 +306,12 @@ func lookupKey(m *yaml.Node, key string) *yaml.Node {
 // ResourceList, as a span that removes it: orchestrators ignore a function's
 // functionConfig output, and echoing it would repeat what it may hold
 // (a mirror written with credentials) on stdout.
-func functionConfigSpan(in []byte, root *yaml.Node) []span {
-	s, err := yamlsrc.New(in)
-	if err != nil {
-		return nil
-	}
+func functionConfigSpan(s *source, root *yaml.Node) []span {
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if root.Content[i].Value != "functionConfig" {
 			continue
 		}
-		start, end := s.LineStart(root.Content[i].Line), len(in)
+		start, end := s.LineStart(root.Content[i].Line), len(s.src)
 		if i+2 < len(root.Content) {
 			end = s.LineStart(root.Content[i+2].Line)
 		}

@@ -77,6 +77,23 @@ func (r *Report) HasErrors() bool {
 	return false
 }
 
+// parsedRefs remembers parses: 20,000 fields often name 500 references.
+type parsedRefs map[string]parsedRef
+
+type parsedRef struct {
+	ref imageref.Ref
+	err error
+}
+
+func (p parsedRefs) parse(s string) (imageref.Ref, error) {
+	if r, ok := p[s]; ok {
+		return r.ref, r.err
+	}
+	ref, err := imageref.Parse(s)
+	p[s] = parsedRef{ref: ref, err: err}
+	return ref, err
+}
+
 // occurrence is a field with its resource and parsed reference.
 type occurrence struct {
 	res   *Resource
@@ -118,6 +135,7 @@ func Transform(ctx context.Context, in Input, s Settings, resolver registry.Reso
 	}
 	rep := &Report{}
 	var occs []*occurrence
+	refs := parsedRefs{}
 	for _, r := range resources {
 		if skipResource(r.Node) {
 			continue
@@ -136,7 +154,7 @@ func Transform(ctx context.Context, in Input, s Settings, resolver registry.Reso
 			continue
 		}
 		for _, f := range fields {
-			occs = append(occs, s.prepare(r, f))
+			occs = append(occs, s.prepare(r, f, refs))
 		}
 	}
 	fieldCount := len(occs)
@@ -237,7 +255,7 @@ func skipResource(n *yaml.RNode) bool {
 }
 
 // prepare parses a field and decides whether it is skipped.
-func (s Settings) prepare(r *Resource, f *Field) *occurrence {
+func (s Settings) prepare(r *Resource, f *Field, refs parsedRefs) *occurrence {
 	o := &occurrence{res: r, field: f}
 	o.skip = s.skipReason(r.Node, f)
 	if f.Problem != "" {
@@ -248,7 +266,7 @@ func (s Settings) prepare(r *Resource, f *Field) *occurrence {
 		return o
 	}
 	if f.Kind == StringField {
-		ref, err := imageref.Parse(f.Node.Value)
+		ref, err := refs.parse(f.Node.Value)
 		if err != nil {
 			o.err = classifyParse(f.Node.Value, err)
 			return o

@@ -37,16 +37,13 @@ const Marker = "REDACTED"
 // words out of every message and are not credentials worth the name.
 const minSecret = 4
 
+// The patterns, each run only on texts that hold what it needs (a result
+// message rarely does: the redaction of 20,000 results must stay cheap).
 var (
-	userinfoRE = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://)[^/@\s"']+@`)
-	// A reference or host written with userinfo but without a scheme
-	// ("user:pass@registry.example.com/app", "u:p@localhost:5000/x"); the
-	// host needs a dot or a port followed by a path, so "app:1@sha256:…"
-	// is not taken for one.
-	bareUserinfoRE = regexp.MustCompile(`(^|[\s"'(=])[^\s"'/@:]+:[^\s"'/@]+@([a-zA-Z0-9-]+\.[a-zA-Z0-9.-]+|[a-zA-Z0-9.-]+:[0-9]{1,5}(?:/|$|\s))`)
-	paramRE        = regexp.MustCompile(`(?i)((?:access_token|refresh_token|id_token|password|passwd|secret|token|auth)=)[^&\s"']+`)
-	jsonFieldRE    = regexp.MustCompile(`(?i)("(?:access_token|refresh_token|id_token|identitytoken|registrytoken|password|secret|token|auth)"\s*:\s*")[^"]*`)
-	authHeaderRE   = regexp.MustCompile(`(?i)((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+`)
+	userinfoRE   = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://)[^/@\s"']+@`)
+	paramRE      = regexp.MustCompile(`(?i)((?:access_token|refresh_token|id_token|password|passwd|secret|token|auth)=)[^&\s"']+`)
+	jsonFieldRE  = regexp.MustCompile(`(?i)("(?:access_token|refresh_token|id_token|identitytoken|registrytoken|password|secret|token|auth)"\s*:\s*")[^"]*`)
+	authHeaderRE = regexp.MustCompile(`(?i)((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+`)
 )
 
 // Secrets are the credential values seen during a run. The zero value is
@@ -124,11 +121,85 @@ func (s *Secrets) Text(text string) string {
 		}
 		s.mu.RUnlock()
 	}
-	text = userinfoRE.ReplaceAllString(text, "${1}"+Marker+"@")
-	text = bareUserinfoRE.ReplaceAllString(text, "${1}"+Marker+"@${2}")
-	text = paramRE.ReplaceAllString(text, "${1}"+Marker)
-	text = jsonFieldRE.ReplaceAllString(text, "${1}"+Marker)
-	return authHeaderRE.ReplaceAllString(text, "${1}"+Marker)
+	if strings.Contains(text, "@") {
+		if strings.Contains(text, "://") {
+			text = userinfoRE.ReplaceAllString(text, "${1}"+Marker+"@")
+		}
+		text = bareUserinfo(text)
+	}
+	if strings.Contains(text, "=") {
+		text = paramRE.ReplaceAllString(text, "${1}"+Marker)
+	}
+	if strings.Contains(text, `":`) || strings.Contains(text, `" :`) {
+		text = jsonFieldRE.ReplaceAllString(text, "${1}"+Marker)
+	}
+	if hasAuthScheme(text) {
+		text = authHeaderRE.ReplaceAllString(text, "${1}"+Marker)
+	}
+	return text
+}
+
+// bareUserinfo replaces the userinfo of references and hosts written with
+// credentials but without a scheme ("user:pass@registry.example.com/app",
+// "u:p@localhost:5000/x"). The host after "@" needs a dot, or a numeric
+// port followed by a path, so "app:1@sha256:…" is not taken for one.
+func bareUserinfo(text string) string {
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(text); i++ {
+		if text[i] != '@' {
+			continue
+		}
+		start := i
+		for start > 0 && !strings.ContainsRune(" \t\n\"'(=/@", rune(text[start-1])) {
+			start--
+		}
+		user := text[start:i]
+		if start < last || !strings.Contains(user, ":") || strings.HasPrefix(user, ":") || !isHost(text[i+1:]) {
+			continue
+		}
+		b.WriteString(text[last:start])
+		b.WriteString(Marker)
+		last = i
+	}
+	if last == 0 {
+		return text
+	}
+	b.WriteString(text[last:])
+	return b.String()
+}
+
+// isHost reports whether s starts with a registry host: a name with a dot,
+// or a name and a numeric port followed by a path or the end of a word.
+func isHost(s string) bool {
+	end := 0
+	for end < len(s) && !strings.ContainsRune(" \t\n\"'/@", rune(s[end])) {
+		end++
+	}
+	host := s[:end]
+	name, port, hasPort := strings.Cut(host, ":")
+	if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != "" {
+		return false
+	}
+	if hasPort {
+		return port != "" && len(port) <= 5 && strings.Trim(port, "0123456789") == "" && (end == len(s) || s[end] != '@')
+	}
+	return strings.Contains(name, ".")
+}
+
+// hasAuthScheme reports whether text holds "bearer" or "basic" in any case,
+// without lower-casing (and allocating) the text.
+func hasAuthScheme(text string) bool {
+	for i := 0; i < len(text); i++ {
+		if text[i]|0x20 != 'b' {
+			continue
+		}
+		rest := text[i:]
+		if len(rest) >= 6 && strings.EqualFold(rest[:6], "bearer") || len(rest) >= 5 && strings.EqualFold(rest[:5], "basic") {
+			return true
+		}
+	}
+	return false
 }
 
 func printable(b []byte) bool {

@@ -52,6 +52,20 @@ func New(src []byte) (*Source, error) {
 	if bytes.HasPrefix(src, []byte(bom)) {
 		s.lineStarts[0] = len(bom)
 	}
+	// Most texts end lines with LF alone: then one fast search per line.
+	if bytes.IndexByte(src, '\r') < 0 && bytes.IndexByte(src, 0xC2) < 0 && bytes.IndexByte(src, 0xE2) < 0 {
+		for off := 0; ; {
+			i := bytes.IndexByte(src[off:], '\n')
+			if i < 0 {
+				break
+			}
+			s.lineEnds = append(s.lineEnds, off+i)
+			off += i + 1
+			s.lineStarts = append(s.lineStarts, off)
+		}
+		s.lineEnds = append(s.lineEnds, len(src))
+		return s, nil
+	}
 	for i := 0; i < len(src); {
 		if n := breakAt(src, i); n > 0 {
 			s.lineEnds = append(s.lineEnds, i)

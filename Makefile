@@ -115,6 +115,15 @@ test: root deps build images cluster-tools ## Run every test tier of every modul
 	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; hack/promcrds.sh >/dev/null; hack/kubectl.sh >/dev/null; \
 	for m in $(MODULES); do echo "==> go test $$m"; (cd $$m && $(GO) test -count=1 -timeout 45m ./...); done
 
+# pin-images' fuzz targets, as <package under functions/internal>:<target>.
+FUZZ_TARGETS := imageref:FuzzParse pinimages:FuzzReadResourceList pinimages:FuzzSplice pinimages:FuzzDecodeConfig lock:FuzzParse
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Run each pin-images fuzz target for FUZZTIME (default 30s); a crasher lands in its testdata/fuzz/: commit it as a regression case.
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "==> $$fn (functions/internal/$$pkg) for $(FUZZTIME)"; \
+		(cd functions && $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./internal/$$pkg/) || exit 1; done
+
 .PHONY: bench
 bench: deps ## Run the pin-images benchmarks and print their report.
 	cd functions && $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./internal/pinimages/ | grep -v -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu'

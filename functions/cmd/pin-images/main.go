@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"syscall"
 
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/cli"
 )
@@ -37,7 +38,9 @@ func main() {
 }
 
 func run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGINT and SIGTERM cancel the run: lookups stop, and a write that has
+	// not renamed anything yet removes its temporary files.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	terminal := false
 	if fi, err := os.Stdin.Stat(); err == nil {

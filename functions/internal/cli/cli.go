@@ -24,13 +24,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/files"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/imageref"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/pin"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/pinimages"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/redact"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/registry"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/version"
 )
@@ -73,24 +74,50 @@ Examples:
 Run "pin-images COMMAND -h" for a command's flags.
 `
 
-// Run executes the command line args (without the program name).
+// Run executes the command line args (without the program name). The error
+// it returns, which main prints, holds no credential.
 func Run(ctx context.Context, args []string, stdio IO) error {
+	secrets := &redact.Secrets{}
+	err := dispatch(ctx, args, stdio, secrets)
+	if err == nil || IsUsage(err) {
+		return err
+	}
+	return &redactedError{err: err, text: secrets.Text(err.Error())}
+}
+
+// redactedError is an error whose text had the run's secrets removed.
+type redactedError struct {
+	err  error
+	text string
+}
+
+func (e *redactedError) Error() string { return e.text }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// errInterrupted ends a run stopped by SIGINT or SIGTERM.
+var errInterrupted = errors.New("interrupted: nothing was written")
+
+// interrupted reports whether the run's context was cancelled (a signal),
+// as opposed to its deadline passing.
+func interrupted(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
+
+func dispatch(ctx context.Context, args []string, stdio IO, secrets *redact.Secrets) error {
 	if len(args) == 0 {
 		if stdio.StdinIsTerminal {
 			fmt.Fprint(stdio.Stderr, usage)
 			return errUsage
 		}
-		return runFunction(ctx, stdio)
+		return runFunction(ctx, stdio, secrets)
 	}
 	switch args[0] {
 	case "resolve":
-		return runResolve(ctx, args[1:], stdio)
+		return runResolve(ctx, args[1:], stdio, secrets)
 	case "pin":
-		return runPin(ctx, "pin", args[1:], stdio)
+		return runPin(ctx, "pin", args[1:], stdio, secrets)
 	case "verify":
-		return runPin(ctx, "verify", args[1:], stdio)
+		return runPin(ctx, "verify", args[1:], stdio, secrets)
 	case "lock":
-		return runLock(ctx, args[1:], stdio)
+		return runLock(ctx, args[1:], stdio, secrets)
 	case "version", "--version":
 		fmt.Fprintln(stdio.Stdout, version.Version)
 		return nil
@@ -103,30 +130,41 @@ func Run(ctx context.Context, args []string, stdio IO) error {
 }
 
 // runFunction is the KRM function: a ResourceList on stdin, the result on stdout.
-func runFunction(ctx context.Context, stdio IO) error {
-	in, err := io.ReadAll(stdio.Stdin)
+func runFunction(ctx context.Context, stdio IO, secrets *redact.Secrets) error {
+	in, err := readStdin(stdio.Stdin)
 	if err != nil {
-		return fmt.Errorf("failed to read stdin: %w", err)
-	}
-	if !pinimages.IsResourceList(in) {
-		fmt.Fprintf(stdio.Stderr, "pin-images: stdin is not a ResourceList (kind: ResourceList): run pin-images as a KRM function from kustomize or kpt, or use a command\n\n%s", usage)
-		return errUsage
+		return err
 	}
 	p := &pinimages.Processor{
-		Ctx:    ctx,
-		Stderr: stdio.Stderr,
+		Ctx:     ctx,
+		Stderr:  stdio.Stderr,
+		Secrets: secrets,
 		NewResolver: func(o registry.Options) (registry.Resolver, error) {
 			o.UserAgent = userAgent()
 			return registry.NewRemote(o)
 		},
 	}
-	if err := pinimages.RunFunction(p, in, stdio.Stdout); err != nil {
-		if pinimages.IsReported(err) {
-			return ErrFailed
-		}
-		return err
+	err = pinimages.RunFunction(p, in, stdio.Stdout)
+	switch {
+	case errors.Is(err, pinimages.ErrNotResourceList):
+		fmt.Fprintf(stdio.Stderr, "pin-images: stdin is not a ResourceList (kind: ResourceList): run pin-images as a KRM function from kustomize or kpt, or use a command\n\n%s", usage)
+		return errUsage
+	case pinimages.IsReported(err):
+		return ErrFailed
 	}
-	return nil
+	return err
+}
+
+// readStdin reads stdin, bounded: a pipe from /dev/zero must not take all memory.
+func readStdin(r io.Reader) ([]byte, error) {
+	in, err := io.ReadAll(io.LimitReader(r, files.MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read stdin: %w", err)
+	}
+	if len(in) > files.MaxSize {
+		return nil, fmt.Errorf("failed to read stdin: more than %d MiB: pin-images reads YAML of at most that size", files.MaxSize>>20)
+	}
+	return in, nil
 }
 
 // IsUsage reports whether err was already explained to the user.
@@ -134,12 +172,13 @@ func IsUsage(err error) bool { return errors.Is(err, errUsage) || errors.Is(err,
 
 // registryFlags are the flags every command that talks to registries takes.
 type registryFlags struct {
-	platform    string
-	concurrency int
-	timeout     time.Duration
-	caFile      string
-	insecure    multiFlag
-	mirrors     multiFlag
+	platform      string
+	concurrency   int
+	timeout       time.Duration
+	caFile        string
+	insecure      multiFlag
+	mirrors       multiFlag
+	verifyContent bool
 }
 
 func (f *registryFlags) register(fs *flag.FlagSet) {
@@ -149,25 +188,43 @@ func (f *registryFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM file of extra certificate authorities for registries")
 	fs.Var(&f.insecure, "insecure-registry", "registry host[:port] reached over HTTP or unverified TLS (repeatable)")
 	fs.Var(&f.mirrors, "mirror", "FROM=TO: read digests of references under FROM from TO (repeatable)")
+	fs.BoolVar(&f.verifyContent, "verify-content", false, "GET and hash every manifest instead of trusting a HEAD's digest (for registries you do not trust; GETs count against Docker Hub's pull quota)")
 }
 
-func (f *registryFlags) options() (registry.Options, error) {
-	opts := registry.Options{Insecure: f.insecure, UserAgent: userAgent()}
-	if f.caFile != "" {
-		pem, err := os.ReadFile(f.caFile)
-		if err != nil {
-			return opts, fmt.Errorf("failed to read --ca-file: %w", err)
-		}
-		opts.CABundle = pem
+// apply sets the flags that were given on cfg, so that every command checks
+// them with the same Config.Validate.
+func (f *registryFlags) apply(fs *flag.FlagSet, cfg *pinimages.Config) error {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if set["platform"] {
+		cfg.Platform = f.platform
 	}
+	if set["concurrency"] || cfg.Concurrency == 0 {
+		cfg.Concurrency = f.concurrency
+	}
+	if set["timeout"] || cfg.Timeout == "" {
+		cfg.Timeout = f.timeout.String()
+	}
+	if set["verify-content"] {
+		cfg.VerifyContent = f.verifyContent
+	}
+	if f.caFile != "" {
+		snap, err := files.Read(f.caFile)
+		if err != nil {
+			return fmt.Errorf("failed to read --ca-file: %w", err)
+		}
+		cfg.CABundle = string(snap.Data)
+	}
+	cfg.InsecureRegistries = append(cfg.InsecureRegistries, f.insecure...)
 	for _, m := range f.mirrors {
 		from, to, ok := strings.Cut(m, "=")
-		if !ok || from == "" || to == "" {
-			return opts, fmt.Errorf("invalid --mirror %q: want FROM=TO, e.g. docker.io=mirror.internal:5000/dockerhub", m)
+		if !ok {
+			var patternsOnly *redact.Secrets
+			return fmt.Errorf("failed to parse --mirror %q: want FROM=TO, e.g. docker.io=mirror.internal:5000/dockerhub", patternsOnly.Text(m))
 		}
-		opts.Mirrors = append(opts.Mirrors, registry.Mirror{From: from, To: to})
+		cfg.Mirrors = append(cfg.Mirrors, pinimages.MirrorSpec{From: from, To: to})
 	}
-	return opts, nil
+	return nil
 }
 
 func userAgent() string { return "pin-images/" + version.Version }
@@ -177,7 +234,13 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-func runResolve(ctx context.Context, args []string, stdio IO) error {
+func newResolver(s pinimages.Settings, secrets *redact.Secrets) (registry.Resolver, error) {
+	s.Registry.UserAgent = userAgent()
+	s.Registry.Secrets = secrets
+	return registry.NewRemote(s.Registry)
+}
+
+func runResolve(ctx context.Context, args []string, stdio IO, secrets *redact.Secrets) error {
 	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
 	fs.SetOutput(stdio.Stderr)
 	var rf registryFlags
@@ -193,35 +256,42 @@ func runResolve(ctx context.Context, args []string, stdio IO) error {
 		fs.Usage()
 		return errUsage
 	}
-	opts, err := rf.options()
+	var cfg pinimages.Config
+	if err := rf.apply(fs, &cfg); err != nil {
+		return err
+	}
+	s, err := cfg.Validate()
 	if err != nil {
 		return err
 	}
 	var reqs []pin.Request
 	failed := false
-	for _, s := range fs.Args() {
-		ref, err := imageref.Parse(s)
+	for _, arg := range fs.Args() {
+		ref, err := imageref.Parse(arg)
 		if err != nil {
-			fmt.Fprintf(stdio.Stderr, "%v\n", err)
+			fmt.Fprintf(stdio.Stderr, "%s\n", secrets.Text(err.Error()))
 			failed = true
 			continue
 		}
-		reqs = append(reqs, pin.Request{Ref: ref, Platform: rf.platform})
+		reqs = append(reqs, pin.Request{Ref: ref, Platform: s.Platform})
 	}
-	res, err := registry.NewRemote(opts)
+	res, err := newResolver(s, secrets)
 	if err != nil {
 		return err
 	}
 	// Refresh asks the registry for every tag, also for references already pinned.
-	eng := pin.Engine{Resolver: res, Mode: pin.Refresh, Concurrency: rf.concurrency, Timeout: rf.timeout}
+	eng := pin.Engine{Resolver: res, Mode: pin.Refresh, Concurrency: s.Concurrency, Timeout: s.Timeout}
 	outcomes, _, _, err := eng.Run(ctx, reqs)
 	if err != nil {
 		return err
 	}
+	if interrupted(ctx) {
+		return errInterrupted
+	}
 	for _, r := range reqs {
 		o := outcomes[r.ID()]
 		if o.Err != nil {
-			fmt.Fprintf(stdio.Stderr, "%s — %s\n", o.Err.Error(), o.Err.Hint)
+			fmt.Fprintf(stdio.Stderr, "%s — %s\n", secrets.Text(o.Err.Error()), o.Err.Hint)
 			failed = true
 			continue
 		}

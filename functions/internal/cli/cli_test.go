@@ -273,3 +273,53 @@ items:
 		}
 	})
 }
+
+// TestCLI_verifyChecksLockEntries: verify holds the lock's entries to the
+// registry like pins, naming the lock file and the entry.
+func TestCLI_verifyChecksLockEntries(t *testing.T) {
+	reg := registrytest.Start(t, registrytest.Options{Auth: registrytest.AuthBasic})
+	first := reg.PushRandom(t, "team/app:1")
+	t.Setenv("DOCKER_CONFIG", reg.WriteDockerConfig(t))
+	dir := t.TempDir()
+	// The manifest stays on its tag; the lock answers for it.
+	writeFile(t, filepath.Join(dir, "deploy.yaml"), pod("web", reg.Ref("team/app:1")))
+	lockPath := filepath.Join(dir, "images.lock.yaml")
+	if _, stderr, err := run(t, "", "lock", "-o", lockPath, dir); err != nil {
+		t.Fatalf("lock: %v\n%s", err, stderr)
+	}
+	entry := lockPath + ": ImageLock/images spec.images[0].digest: "
+
+	t.Run("entries the registry still serves pass", func(t *testing.T) {
+		if _, stderr, err := run(t, "", "verify", "--fail-on-drift", dir); err != nil {
+			t.Fatalf("verify: %v\n%s", err, stderr)
+		}
+	})
+	second := reg.PushRandom(t, "team/app:1")
+	t.Run("an entry whose tag moved is drift, a warning", func(t *testing.T) {
+		_, stderr, err := run(t, "", "verify", dir)
+		if err != nil {
+			t.Fatalf("verify: %v\n%s", err, stderr)
+		}
+		if want := entry + "warning: digest verification failed"; !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+		for _, d := range []string{first, second} {
+			if !strings.Contains(stderr, d) {
+				t.Errorf("stderr does not name %s:\n%s", d, stderr)
+			}
+		}
+	})
+	t.Run("an entry whose tag moved is an error with --fail-on-drift", func(t *testing.T) {
+		_, stderr, err := run(t, "", "verify", "--fail-on-drift", dir)
+		if !errors.Is(err, ErrFailed) || !strings.Contains(stderr, entry+"error: digest verification failed") {
+			t.Fatalf("err = %v, stderr:\n%s", err, stderr)
+		}
+	})
+	reg.Delete(t, "team/app", first)
+	t.Run("an entry whose digest vanished is an error", func(t *testing.T) {
+		_, stderr, err := run(t, "", "verify", dir)
+		if !errors.Is(err, ErrFailed) || !strings.Contains(stderr, entry+"error: manifest unknown: pinned digest "+first+" no longer exists") {
+			t.Fatalf("err = %v, stderr:\n%s", err, stderr)
+		}
+	})
+}

@@ -19,14 +19,19 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/files"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/lock"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/pinimages"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/redact"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/registry"
 )
 
@@ -45,7 +50,7 @@ type fileFlags struct {
 
 func (f *fileFlags) register(fs *flag.FlagSet, cmd string) {
 	f.registryFlags.register(fs)
-	fs.StringVar(&f.config, "config", "", "a PinImages document with the settings (flags override it)")
+	fs.StringVar(&f.config, "config", "", "a PinImages document (or ConfigMap) with the settings (flags override it)")
 	if cmd == "pin" {
 		fs.StringVar(&f.mode, "mode", "", "resolve (default), refresh or locked")
 	}
@@ -63,11 +68,11 @@ func (f *fileFlags) register(fs *flag.FlagSet, cmd string) {
 func (f *fileFlags) settings(fs *flag.FlagSet) (pinimages.Settings, error) {
 	var cfg pinimages.Config
 	if f.config != "" {
-		b, err := os.ReadFile(f.config)
+		snap, err := files.Read(f.config)
 		if err != nil {
 			return pinimages.Settings{}, fmt.Errorf("failed to read --config: %w", err)
 		}
-		if cfg, err = pinimages.DecodeConfig(b); err != nil {
+		if cfg, err = pinimages.DecodeConfig(snap.Data); err != nil {
 			return pinimages.Settings{}, fmt.Errorf("%s: %w", f.config, err)
 		}
 	}
@@ -76,32 +81,11 @@ func (f *fileFlags) settings(fs *flag.FlagSet) (pinimages.Settings, error) {
 	if set["mode"] {
 		cfg.Mode = f.mode
 	}
-	if set["platform"] {
-		cfg.Platform = f.platform
-	}
 	if set["drop-tag"] {
 		cfg.DropTag = f.dropTag
 	}
-	if set["concurrency"] || cfg.Concurrency == 0 {
-		cfg.Concurrency = f.concurrency
-	}
-	if set["timeout"] || cfg.Timeout == "" {
-		cfg.Timeout = f.timeout.String()
-	}
-	if f.caFile != "" {
-		pem, err := os.ReadFile(f.caFile)
-		if err != nil {
-			return pinimages.Settings{}, fmt.Errorf("failed to read --ca-file: %w", err)
-		}
-		cfg.CABundle = string(pem)
-	}
-	cfg.InsecureRegistries = append(cfg.InsecureRegistries, f.insecure...)
-	for _, m := range f.mirrors {
-		from, to, ok := strings.Cut(m, "=")
-		if !ok {
-			return pinimages.Settings{}, fmt.Errorf("invalid --mirror %q: want FROM=TO", m)
-		}
-		cfg.Mirrors = append(cfg.Mirrors, pinimages.MirrorSpec{From: from, To: to})
+	if err := f.registryFlags.apply(fs, &cfg); err != nil {
+		return pinimages.Settings{}, err
 	}
 	cfg.Skip.Prefixes = append(cfg.Skip.Prefixes, f.skipPrefixes...)
 	cfg.Policy.RequireDigests = cfg.Policy.RequireDigests || f.requireDigests
@@ -110,13 +94,134 @@ func (f *fileFlags) settings(fs *flag.FlagSet) (pinimages.Settings, error) {
 	return cfg.Validate()
 }
 
-func newResolver(s pinimages.Settings) (registry.Resolver, error) {
-	s.Registry.UserAgent = userAgent()
-	return registry.NewRemote(s.Registry)
+// input is what pin, verify and lock read: the YAML files as parsed, with
+// the snapshots they are written back against, and the lock.
+type input struct {
+	parsed    []*pinimages.File
+	snapshots map[string]*files.Snapshot
+	lock      lockFile
+}
+
+// lockFile is the ImageLock of a run and where it came from.
+type lockFile struct {
+	path string // "" when there is none to write
+	lock *lock.Lock
+	// before is the lock as read, so that only this run's changes are
+	// merged into the file, whatever another run wrote meanwhile.
+	before *lock.Lock
+	res    *pinimages.Resource
+}
+
+// readInput reads PATH arguments (files and directories) and the lock, and
+// names symlinked directories a walk did not follow.
+func readInput(paths []string, lockFlag string, stderr io.Writer) (*input, error) {
+	names, skipped, err := files.Walk(paths)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(stderr, "pin-images: skipped %s: a symlink to a directory is not followed inside a walk; name it as a PATH to include it\n", s)
+	}
+	in := &input{snapshots: map[string]*files.Snapshot{}}
+	for _, name := range names {
+		snap, err := files.Read(name)
+		if err != nil {
+			return nil, err
+		}
+		f, err := pinimages.ParseFile(name, snap.Data)
+		if err != nil {
+			return nil, err
+		}
+		in.parsed = append(in.parsed, f)
+		in.snapshots[name] = snap
+	}
+	if in.lock, err = findLock(in.parsed, lockFlag); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// findLock finds the ImageLock: in the --lock file (which may hold other
+// documents: they are kept), or one among the files.
+func findLock(parsed []*pinimages.File, flagPath string) (lockFile, error) {
+	if flagPath != "" {
+		return readLock(flagPath, "--lock")
+	}
+	var lf lockFile
+	for _, f := range parsed {
+		if f.LockIndex < 0 {
+			continue
+		}
+		if lf.path != "" {
+			return lockFile{}, fmt.Errorf("two ImageLocks (%s and %s): keep one, or name it with --lock", lf.path, f.Path)
+		}
+		found, err := lockFrom(f.Path, f.Src)
+		if err != nil {
+			return lockFile{}, err
+		}
+		lf = found
+	}
+	return lf, nil
+}
+
+// readLock reads the lock file a flag names; a missing one is created on write.
+func readLock(path, flagName string) (lockFile, error) {
+	snap, err := files.Read(path)
+	if errors.Is(err, os.ErrNotExist) {
+		l := lock.New()
+		return lockFile{path: path, lock: l, before: l.Clone()}, nil
+	}
+	if err != nil {
+		return lockFile{}, fmt.Errorf("failed to read %s: %w", flagName, err)
+	}
+	return lockFrom(path, snap.Data)
+}
+
+func lockFrom(path string, src []byte) (lockFile, error) {
+	span, l, found, err := lock.FindIn(src)
+	if err != nil {
+		return lockFile{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if !found {
+		return lockFile{}, fmt.Errorf("%s holds no ImageLock (apiVersion %s, kind %s): name the lock file, or a new one", path, lock.APIVersion, lock.Kind)
+	}
+	node, err := yaml.Parse(string(src[span.Start:span.End]))
+	if err != nil {
+		return lockFile{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return lockFile{path: path, lock: l, before: l.Clone(), res: &pinimages.Resource{Node: node, File: path}}, nil
+}
+
+// merge returns the Txn merge of this run's lock changes into the lock
+// file's current content, keeping its other documents and the entries
+// another run wrote since this one read it.
+func (lf lockFile) merge() func(current []byte, exists bool) ([]byte, error) {
+	delta := lock.Diff(lf.before, lf.lock)
+	return func(current []byte, exists bool) ([]byte, error) {
+		if !exists {
+			l := lock.New()
+			l.Name = lf.lock.Name
+			l.Apply(delta)
+			return l.Marshal()
+		}
+		span, cur, found, err := lock.FindIn(current)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", lf.path, err)
+		}
+		if !found {
+			return nil, fmt.Errorf("%s no longer holds an ImageLock: another program rewrote it; run pin-images again", lf.path)
+		}
+		cur.Apply(delta)
+		doc, err := cur.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		return lock.Splice(current, span, doc), nil
+	}
 }
 
 // runPin implements pin and verify on files.
-func runPin(ctx context.Context, cmd string, args []string, stdio IO) error {
+func runPin(ctx context.Context, cmd string, args []string, stdio IO, secrets *redact.Secrets) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stdio.Stderr)
 	var ff fileFlags
@@ -129,7 +234,7 @@ func runPin(ctx context.Context, cmd string, args []string, stdio IO) error {
 		if cmd == "pin" {
 			fmt.Fprintf(fs.Output(), "Usage: pin-images pin [-w] [flags] PATH...\n\nPins the images of the YAML files and directories in PATH. Without -w it prints\nwhat would change; with -w it splices only the changed digests into the files.\n\nFlags:\n")
 		} else {
-			fmt.Fprintf(fs.Output(), "Usage: pin-images verify [flags] PATH...\n\nChanges nothing. Reports unpinned images, pins whose digest vanished (error)\nand tags that moved away from their pin (warning; error with --fail-on-drift).\nExits 1 when any error is reported.\n\nFlags:\n")
+			fmt.Fprintf(fs.Output(), "Usage: pin-images verify [flags] PATH...\n\nChanges nothing. Reports unpinned images, pins whose digest vanished (error)\nand tags that moved away from their pin (warning; error with --fail-on-drift),\nfor the images in PATH and the entries of the lock.\nExits 1 when any error is reported.\n\nFlags:\n")
 		}
 		fs.PrintDefaults()
 	}
@@ -148,23 +253,22 @@ func runPin(ctx context.Context, cmd string, args []string, stdio IO) error {
 	} else if s.Mode == "verify" {
 		return fmt.Errorf("pin --mode verify: use `pin-images verify`")
 	}
-	files, err := pinimages.ReadFiles(fs.Args())
-	if err != nil {
-		return err
-	}
-	lockPath, lk, err := loadLock(files, ff.lockFile)
+	in, err := readInput(fs.Args(), ff.lockFile, stdio.Stderr)
 	if err != nil {
 		return err
 	}
 	var resolver registry.Resolver
 	if s.Mode != "locked" {
-		if resolver, err = newResolver(s); err != nil {
+		if resolver, err = newResolver(s, secrets); err != nil {
 			return err
 		}
 	}
-	rep, err := pinimages.Transform(ctx, pinimages.Nodes(files), s, resolver, lk, nil)
+	rep, err := pinimages.Transform(ctx, pinimages.Input{Resources: pinimages.Nodes(in.parsed), Lock: in.lock.lock, LockResource: in.lock.res}, s, resolver, nil)
 	if err != nil {
 		return err
+	}
+	if interrupted(ctx) {
+		return errInterrupted
 	}
 	printResults(stdio.Stderr, rep)
 	if rep.HasErrors() {
@@ -173,7 +277,7 @@ func runPin(ctx context.Context, cmd string, args []string, stdio IO) error {
 		}
 		return ErrFailed
 	}
-	edits, err := pinimages.SpliceFiles(files, rep.Changes)
+	edits, err := pinimages.SpliceFiles(in.parsed, rep.Changes)
 	if err != nil {
 		return err
 	}
@@ -184,57 +288,30 @@ func runPin(ctx context.Context, cmd string, args []string, stdio IO) error {
 		printChanges(stdio.Stdout, rep)
 		return nil
 	}
-	if rep.LockChanged && lockPath != "" {
-		b, err := rep.Lock.Marshal()
-		if err != nil {
-			return err
-		}
-		edits = append(edits, pinimages.Edited{Path: lockPath, New: b})
-	}
-	if err := pinimages.WriteAll(edits); err != nil {
-		return err
-	}
+	var txn files.Txn
+	txn.LockWait = s.Timeout
 	for _, e := range edits {
-		fmt.Fprintf(stdio.Stderr, "wrote %s\n", e.Path)
+		txn.Replace(in.snapshots[e.Path], e.New)
 	}
-	return nil
+	if rep.LockChanged && in.lock.path != "" {
+		txn.Merge(in.lock.path, in.lock.merge())
+	}
+	return commit(ctx, &txn, stdio.Stderr, "")
 }
 
-// loadLock finds the ImageLock: --lock, or one among the files (alone in its file).
-func loadLock(files []*pinimages.File, flagPath string) (string, *lock.Lock, error) {
-	if flagPath != "" {
-		b, err := os.ReadFile(flagPath)
-		if os.IsNotExist(err) {
-			return flagPath, lock.New(), nil // created on write
-		}
-		if err != nil {
-			return "", nil, fmt.Errorf("failed to read --lock: %w", err)
-		}
-		lk, err := lock.Parse(b)
-		if err != nil {
-			return "", nil, fmt.Errorf("%s: %w", flagPath, err)
-		}
-		return flagPath, lk, nil
+// commit writes a transaction and says which files were written.
+func commit(ctx context.Context, txn *files.Txn, stderr io.Writer, suffix string) error {
+	written, err := txn.Commit(ctx)
+	if errors.Is(err, files.ErrInterrupted) {
+		return errInterrupted
 	}
-	var path string
-	var lk *lock.Lock
-	for _, f := range files {
-		if f.LockIndex < 0 {
-			continue
-		}
-		if path != "" {
-			return "", nil, fmt.Errorf("two ImageLocks (%s and %s): keep one, or name it with --lock", path, f.Path)
-		}
-		if len(f.Resources) != 1 {
-			return "", nil, fmt.Errorf("%s: the ImageLock must be alone in its file, since pin-images rewrites it", f.Path)
-		}
-		var err error
-		if lk, err = lock.Parse(f.Src); err != nil {
-			return "", nil, fmt.Errorf("%s: %w", f.Path, err)
-		}
-		path = f.Path
+	if err != nil {
+		return err
 	}
-	return path, lk, nil
+	for _, w := range written {
+		fmt.Fprintf(stderr, "wrote %s%s\n", w, suffix)
+	}
+	return nil
 }
 
 // printResults writes warnings, errors and the summary to stderr.
@@ -262,15 +339,32 @@ func orNone(s string) string {
 	return s
 }
 
+// checkOutput refuses an -o that cannot be replaced by a file: a directory,
+// a device (/dev/stdout, /dev/full), a FIFO.
+func checkOutput(path string) error {
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("failed to use -o %q: %w", path, err)
+	case info.IsDir():
+		return fmt.Errorf("failed to use -o %q: it is a directory: name a file, e.g. %s/images.lock.yaml", path, strings.TrimSuffix(path, "/"))
+	case !info.Mode().IsRegular():
+		return fmt.Errorf("failed to use -o %q: it is %s, not a regular file: pin-images replaces the file by rename; leave -o out to print the lock on stdout", path, files.Describe(info))
+	}
+	return nil
+}
+
 // runLock writes an ImageLock for the images of PATHs or of a YAML stream on stdin.
-func runLock(ctx context.Context, args []string, stdio IO) error {
+func runLock(ctx context.Context, args []string, stdio IO, secrets *redact.Secrets) error {
 	fs := flag.NewFlagSet("lock", flag.ContinueOnError)
 	fs.SetOutput(stdio.Stderr)
 	var ff fileFlags
 	ff.register(fs, "lock")
 	var out string
 	var refresh bool
-	fs.StringVar(&out, "o", "", "write the lock to this file (default stdout); an existing lock there is kept and extended")
+	fs.StringVar(&out, "o", "", "write the lock to this file (default stdout); an existing lock there is kept and extended, and the file's other documents are kept")
 	fs.BoolVar(&refresh, "refresh", false, "re-resolve every tag and prune entries no image uses")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: pin-images lock [-o FILE] [--refresh] [flags] [PATH...]\n\nResolves every image of the YAML files in PATH (or of a YAML stream on stdin,\ne.g. kustomize build DIR | pin-images lock -o DIR/images.lock.yaml) and writes\nan ImageLock. Nothing is written when any error is reported.\n\nFlags:\n")
@@ -278,6 +372,11 @@ func runLock(ctx context.Context, args []string, stdio IO) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		return errUsage
+	}
+	if out != "" {
+		if err := checkOutput(out); err != nil {
+			return err
+		}
 	}
 	s, err := ff.settings(fs)
 	if err != nil {
@@ -287,55 +386,59 @@ func runLock(ctx context.Context, args []string, stdio IO) error {
 	if refresh {
 		s.Mode = "refresh"
 	}
-	var files []*pinimages.File
+	var parsed []*pinimages.File
 	if fs.NArg() > 0 {
-		if files, err = pinimages.ReadFiles(fs.Args()); err != nil {
+		in, err := readInput(fs.Args(), "", stdio.Stderr)
+		if err != nil {
 			return err
 		}
+		parsed = in.parsed
 	} else {
-		in, err := io.ReadAll(stdio.Stdin)
-		if err != nil {
-			return fmt.Errorf("failed to read stdin: %w", err)
-		}
-		f, err := pinimages.ParseFile("<stdin>", in)
+		data, err := readStdin(stdio.Stdin)
 		if err != nil {
 			return err
 		}
-		files = []*pinimages.File{f}
+		f, err := pinimages.ParseFile("<stdin>", data)
+		if err != nil {
+			return err
+		}
+		parsed = []*pinimages.File{f}
 	}
-	lk := lock.New()
+	lf := lockFile{lock: lock.New()}
+	lf.before = lf.lock.Clone()
 	if out != "" {
-		if _, found, err := loadLock(nil, out); err != nil {
+		if lf, err = readLock(out, "-o"); err != nil {
 			return err
-		} else if found != nil {
-			lk = found
 		}
 	}
-	resolver, err := newResolver(s)
+	resolver, err := newResolver(s, secrets)
 	if err != nil {
 		return err
 	}
 	// Images already pinned need no entry: locked mode keeps existing pins.
-	rep, err := pinimages.Transform(ctx, pinimages.Nodes(files), s, resolver, lk, nil)
+	rep, err := pinimages.Transform(ctx, pinimages.Input{Resources: pinimages.Nodes(parsed), Lock: lf.lock}, s, resolver, nil)
 	if err != nil {
 		return err
+	}
+	if interrupted(ctx) {
+		return errInterrupted
 	}
 	printResults(stdio.Stderr, rep)
 	if rep.HasErrors() {
 		fmt.Fprintln(stdio.Stderr, "pin-images: errors reported: no lock was written")
 		return ErrFailed
 	}
-	b, err := rep.Lock.Marshal()
-	if err != nil {
-		return err
-	}
 	if out == "" {
+		b, err := rep.Lock.Marshal()
+		if err != nil {
+			return err
+		}
 		_, err = io.Copy(stdio.Stdout, bytes.NewReader(b))
 		return err
 	}
-	if err := pinimages.WriteFileAtomic(out, b); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdio.Stderr, "wrote %s (%d entries)\n", out, rep.Lock.Len())
-	return nil
+	lf.path = out
+	var txn files.Txn
+	txn.LockWait = s.Timeout
+	txn.Merge(out, lf.merge())
+	return commit(ctx, &txn, stdio.Stderr, fmt.Sprintf(" (%d entries)", rep.Lock.Len()))
 }

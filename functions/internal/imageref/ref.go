@@ -33,6 +33,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/redact"
 )
 
 // DockerHub is the canonical spelling of Docker Hub's registry host.
@@ -56,13 +58,21 @@ type Ref struct {
 
 // Parse parses s with go-containerregistry (so "registry:5000/app:1.2" keeps its
 // port) and returns the reference with both spellings. The digest, when
-// present, must be sha256 with 64 lower-case hex digits.
+// present, must be sha256 with 64 lower-case hex digits. Each part is first
+// checked against the distribution reference grammar, which is stricter than
+// go-containerregistry's weak validation (it takes "host//app" and "app:-1"),
+// so that an invalid reference is refused before any request, with the
+// part to fix named.
 func Parse(s string) (Ref, error) {
 	if s == "" {
 		return Ref{}, fmt.Errorf("empty image reference")
 	}
 	if strings.TrimSpace(s) != s {
 		return Ref{}, fmt.Errorf("image reference %q has surrounding white space", s)
+	}
+	if err := checkForm(s); err != nil {
+		var patternsOnly *redact.Secrets
+		return Ref{}, fmt.Errorf("invalid image reference %q: %w", patternsOnly.Text(s), err)
 	}
 	r := Ref{Original: s}
 	rest := s
@@ -73,35 +83,97 @@ func Parse(s string) (Ref, error) {
 			return Ref{}, fmt.Errorf("image reference %q: %w", s, err)
 		}
 	}
-	// Validate the repository and tag with go-containerregistry; the digest was
-	// checked above with our stricter rule (sha256 only).
+	r.Repository = rest
+	// A tag is what follows the last colon after the last slash; a colon
+	// before it belongs to a registry's port.
+	if colon := strings.LastIndex(rest, ":"); colon > strings.LastIndex(rest, "/") {
+		r.Repository, r.Tag = rest[:colon], rest[colon+1:]
+		if err := checkTag(r.Tag); err != nil {
+			return Ref{}, fmt.Errorf("invalid image reference %q: %w", s, err)
+		}
+	}
+	if err := checkRepository(r.Repository); err != nil {
+		return Ref{}, fmt.Errorf("invalid image reference %q: %w", s, err)
+	}
+	// Validate with go-containerregistry too; the digest was checked above
+	// with our stricter rule (sha256 only).
 	parsed, err := name.ParseReference(rest, name.WeakValidation)
 	if err != nil {
-		return Ref{}, fmt.Errorf("invalid image reference %q: %w", s, explain(rest, err))
+		return Ref{}, fmt.Errorf("invalid image reference %q: %w", s, err)
 	}
-	switch p := parsed.(type) {
-	case name.Tag:
-		r.Repository = rest
-		// ParseReference supplies "latest" when no tag is written; only a tag
-		// that is really written after the last path segment counts.
-		lastSlash := strings.LastIndex(rest, "/")
-		if colon := strings.LastIndex(rest, ":"); colon > lastSlash {
-			r.Tag = rest[colon+1:]
-			r.Repository = rest[:colon]
-		}
-		r.Name = normalizeRepository(p.Context())
-	default:
+	tag, ok := parsed.(name.Tag)
+	if !ok {
 		return Ref{}, fmt.Errorf("invalid image reference %q: unexpected form", s)
+	}
+	r.Name = normalizeRepository(tag.Context())
+	// Registries bound the full name, as normalized: a short Docker Hub
+	// name of 240 characters is one of 258.
+	if len(r.Name) > maxNameLength {
+		return Ref{}, fmt.Errorf("invalid image reference %q: repository name %s is longer than %d characters", s, r.Name, maxNameLength)
 	}
 	return r, nil
 }
 
-// explain turns go-containerregistry's validation errors into advice.
-func explain(s string, err error) error {
-	if _, path := splitHost(s); strings.ToLower(path) != path {
-		return fmt.Errorf("repository names must be lower case: %w", err)
+// userinfoRE finds "user:password@" before a registry host.
+var userinfoRE = regexp.MustCompile(`^[^/@]+:[^/@]*@[^/@]+/`)
+
+// checkForm refuses URLs and credentials, which no reference holds; the
+// digest rule would otherwise blame "@" on a bad digest.
+func checkForm(s string) error {
+	if strings.Contains(s, "://") {
+		return fmt.Errorf("a reference is not a URL: write registry/repository[:tag], without a scheme or credentials")
 	}
-	return err
+	if userinfoRE.MatchString(s) {
+		return fmt.Errorf("credentials are written into it (user:password@registry): references carry none; put the registry's credentials in the docker config")
+	}
+	return nil
+}
+
+// The distribution reference grammar (distribution/reference/regexp.go).
+var (
+	domainRE    = regexp.MustCompile(`^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$`)
+	ipv6HostRE  = regexp.MustCompile(`^\[[a-fA-F0-9:]+\](?::[0-9]+)?$`)
+	componentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+	tagRE       = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+)
+
+// maxNameLength is the longest repository name (host and path) registries take.
+const maxNameLength = 255
+
+func checkTag(tag string) error {
+	switch {
+	case tag == "":
+		return fmt.Errorf("empty tag after \":\": remove the colon or write a tag")
+	case !tagRE.MatchString(tag):
+		return fmt.Errorf("tag %q is not valid: a tag is 1 to 128 letters, digits, _ . and -, and starts with a letter, digit or _", tag)
+	}
+	return nil
+}
+
+// checkRepository checks a repository ([host/]path) part by part.
+func checkRepository(repo string) error {
+	if len(repo) > maxNameLength {
+		return fmt.Errorf("repository name is longer than %d characters", maxNameLength)
+	}
+	host, path := splitHost(repo)
+	if host != "" && !domainRE.MatchString(host) && !ipv6HostRE.MatchString(host) {
+		return fmt.Errorf("registry %q is not a host name or address with an optional numeric port", host)
+	}
+	if host == "" && strings.Contains(path, ":") {
+		return fmt.Errorf("%q is not a repository: a colon belongs before a tag, or in a registry's port followed by /repository", path)
+	}
+	if strings.ToLower(path) != path {
+		return fmt.Errorf("repository names must be lower case: %q", path)
+	}
+	for _, c := range strings.Split(path, "/") {
+		switch {
+		case c == "":
+			return fmt.Errorf("empty path component in %q: remove the doubled, leading or trailing slash", path)
+		case !componentRE.MatchString(c):
+			return fmt.Errorf("path component %q is not valid: lower-case letters and digits, separated by one of . _ __ or dashes, starting and ending with a letter or digit", c)
+		}
+	}
+	return nil
 }
 
 // splitHost splits a reference without tag or digest into its registry host
@@ -214,8 +286,11 @@ func ParsePrefix(s string) (Prefix, error) {
 		}
 		return Prefix(NormalizeHost(t)), nil
 	}
+	if err := checkRepository(t); err != nil {
+		return "", fmt.Errorf("invalid prefix %q: %w", s, err)
+	}
 	if _, err := name.NewRepository(t, name.WeakValidation); err != nil {
-		return "", fmt.Errorf("invalid prefix %q: %w", s, explain(t, err))
+		return "", fmt.Errorf("invalid prefix %q: %w", s, err)
 	}
 	host, path := splitHost(t)
 	host = NormalizeHost(host)

@@ -95,9 +95,77 @@ func TestParse(t *testing.T) {
 			in:  "nginx::1",
 			err: "invalid image reference",
 		},
-		"tag with illegal character": {
+		"tag with illegal character is blamed on the tag": {
 			in:  "nginx:1.25$",
-			err: "invalid image reference",
+			err: `tag "1.25$"`,
+		},
+		"a tag with upper case and a bad character is blamed on the tag, not on lower case": {
+			in:  "registry.example.com/team/app:Release_1.0!",
+			err: `tag "Release_1.0!"`,
+		},
+		"a tag may not start with a dash": {
+			in:  "app:-1",
+			err: `tag "-1"`,
+		},
+		"an empty tag": {
+			in:  "app:",
+			err: "empty tag",
+		},
+		"a doubled slash is an empty path component": {
+			in:  "host.example.com//app",
+			err: "empty path component",
+		},
+		"a doubled slash after a Docker Hub namespace": {
+			in:  "host//app",
+			err: "empty path component",
+		},
+		"a trailing slash is an empty path component": {
+			in:  "host.example.com/app/",
+			err: "empty path component",
+		},
+		"a path component may not start with a dash": {
+			in:  "-app",
+			err: `path component "-app"`,
+		},
+		"a path component may not end with a separator": {
+			in:  "registry:5000/team_/app",
+			err: `path component "team_"`,
+		},
+		"two colons without a slash are no registry port": {
+			in:  "host:p1:p2",
+			err: `"host:p1"`,
+		},
+		"a registry port must be a number": {
+			in:  "host:port/app:1",
+			err: `registry "host:port"`,
+		},
+		"a registry host may not start with a dash": {
+			in:  "-reg.example.com/app:1",
+			err: `registry "-reg.example.com"`,
+		},
+		"a name longer than 255 characters": {
+			in:  "r.example.com/" + strings.Repeat("a", 250),
+			err: "longer than 255",
+		},
+		"a short Docker Hub name is bounded as normalized": {
+			in:  strings.Repeat("a", 240),
+			err: "longer than 255",
+		},
+		"a URL is no reference": {
+			in:  "https://registry.example.com/app:1",
+			err: "not a URL",
+		},
+		"credentials are refused without repeating them": {
+			in:  "robot:s3cr3t@registry.example.com/app:1",
+			err: `"REDACTED@registry.example.com/app:1": credentials are written into it`,
+		},
+		"a Docker Hub name with separators is valid": {
+			in:   "my-org/my_app__x.y:v1.0-rc_1",
+			want: Ref{Original: "my-org/my_app__x.y:v1.0-rc_1", Repository: "my-org/my_app__x.y", Tag: "v1.0-rc_1", Name: "docker.io/my-org/my_app__x.y"},
+		},
+		"an IPv6 registry with a port is valid": {
+			in:   "[::1]:5000/team/app:1",
+			want: Ref{Original: "[::1]:5000/team/app:1", Repository: "[::1]:5000/team/app", Tag: "1", Name: "[::1]:5000/team/app"},
 		},
 	}
 	for name, tc := range cases {

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/imageref"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/yamlsrc"
 )
 
 const (
@@ -76,10 +77,19 @@ type Lock struct {
 	// Name is metadata.name.
 	Name    string
 	entries map[Key]Entry
+	// index is each entry's position in the document it was read from.
+	index map[Key]int
 }
 
 // New returns an empty lock with the default name.
-func New() *Lock { return &Lock{Name: DefaultName, entries: map[Key]Entry{}} }
+func New() *Lock { return &Lock{Name: DefaultName, entries: map[Key]Entry{}, index: map[Key]int{}} }
+
+// Index is the position of k's entry in spec.images of the document the
+// lock was read from (false for entries added since, or absent).
+func (l *Lock) Index(k Key) (int, bool) {
+	i, ok := l.index[k]
+	return i, ok
+}
 
 type document struct {
 	APIVersion string   `yaml:"apiVersion"`
@@ -99,19 +109,30 @@ type spec struct {
 	Images []Entry `yaml:"images"`
 }
 
-// Parse decodes an ImageLock strictly: unknown fields, malformed references,
-// digests and times, and duplicate keys are errors naming the field.
+// Parse decodes an ImageLock document strictly: unknown fields, malformed
+// references, digests and times, and duplicate keys are errors naming the
+// field. data holds that one document (FindIn finds it in a file).
 func Parse(data []byte) (*Lock, error) {
+	docs, err := yamlsrc.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read ImageLock: %w", err)
+	}
+	if n := len(nonEmpty(docs)); n != 1 {
+		return nil, fmt.Errorf("failed to read ImageLock: %d YAML documents, want the ImageLock alone", n)
+	}
+	if dups := yamlsrc.DuplicateKeys(docs[0]); len(dups) > 0 {
+		return nil, fmt.Errorf("failed to read ImageLock: %w", dups[0])
+	}
 	var doc document
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("failed to decode ImageLock: %w", err)
+		return nil, fmt.Errorf("failed to decode ImageLock: %s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: "), "\n ", ""))
 	}
 	if doc.APIVersion != APIVersion || doc.Kind != Kind {
 		return nil, fmt.Errorf("not an ImageLock: apiVersion %q kind %q, want %s %s", doc.APIVersion, doc.Kind, APIVersion, Kind)
 	}
-	l := &Lock{Name: doc.Metadata.Name, entries: map[Key]Entry{}}
+	l := &Lock{Name: doc.Metadata.Name, entries: map[Key]Entry{}, index: map[Key]int{}}
 	if l.Name == "" {
 		l.Name = DefaultName
 	}
@@ -124,6 +145,7 @@ func Parse(data []byte) (*Lock, error) {
 			return nil, fmt.Errorf("%s: duplicate entry for %s: keep one", field, e.Key())
 		}
 		l.entries[e.Key()] = e
+		l.index[e.Key()] = i
 	}
 	return l, nil
 }
@@ -143,6 +165,18 @@ func validate(e Entry) error {
 		return fmt.Errorf("resolvedAt %q: want an RFC 3339 time", e.ResolvedAt)
 	}
 	return nil
+}
+
+// Clone returns a copy that later changes to l do not touch.
+func (l *Lock) Clone() *Lock {
+	c := &Lock{Name: l.Name, entries: make(map[Key]Entry, len(l.entries)), index: make(map[Key]int, len(l.index))}
+	for k, e := range l.entries {
+		c.entries[k] = e
+	}
+	for k, i := range l.index {
+		c.index[k] = i
+	}
+	return c
 }
 
 // Len is the number of entries.
@@ -223,4 +257,92 @@ func (l *Lock) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("failed to encode ImageLock: %w", err)
 	}
 	return []byte(buf.String()), nil
+}
+
+func nonEmpty(docs []*yaml.Node) []*yaml.Node {
+	var out []*yaml.Node
+	for _, d := range docs {
+		if len(d.Content) > 0 && d.Content[0].ShortTag() != "!!null" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Delta is what a run changed in a lock: entries set (added, or with a new
+// digest) and keys removed.
+type Delta struct {
+	Set     []Entry
+	Removed []Key
+}
+
+// Empty reports whether the delta changes nothing.
+func (d Delta) Empty() bool { return len(d.Set) == 0 && len(d.Removed) == 0 }
+
+// Diff returns what turns before into after.
+func Diff(before, after *Lock) Delta {
+	var d Delta
+	for _, e := range after.Entries() {
+		if old, ok := before.entries[e.Key()]; !ok || old != e {
+			d.Set = append(d.Set, e)
+		}
+	}
+	for _, e := range before.Entries() {
+		if _, ok := after.entries[e.Key()]; !ok {
+			d.Removed = append(d.Removed, e.Key())
+		}
+	}
+	return d
+}
+
+// Apply makes the delta's changes to l, which may hold entries another run
+// added meanwhile: those are kept. An entry whose digest l already has keeps
+// its resolvedAt, so a merge is as byte-stable as a run.
+func (l *Lock) Apply(d Delta) {
+	for _, e := range d.Set {
+		if cur, ok := l.entries[e.Key()]; ok && cur.Digest == e.Digest {
+			continue
+		}
+		l.entries[e.Key()] = e
+	}
+	for _, k := range d.Removed {
+		delete(l.entries, k)
+	}
+}
+
+// FindIn finds the one ImageLock among the documents of a file and returns
+// its byte range and the lock; found is false when there is none.
+func FindIn(src []byte) (span yamlsrc.Span, l *Lock, found bool, err error) {
+	if _, err := yamlsrc.Decode(src); err != nil {
+		return span, nil, false, fmt.Errorf("failed to read ImageLock: %w", err)
+	}
+	for _, d := range yamlsrc.Documents(src) {
+		var head struct {
+			APIVersion string `yaml:"apiVersion"`
+			Kind       string `yaml:"kind"`
+		}
+		if err := yaml.Unmarshal(src[d.Start:d.End], &head); err != nil || head.APIVersion != APIVersion || head.Kind != Kind {
+			continue
+		}
+		if found {
+			return span, nil, false, fmt.Errorf("two ImageLocks in one file: keep one")
+		}
+		if l, err = Parse(src[d.Start:d.End]); err != nil {
+			return span, nil, false, err
+		}
+		span, found = d, true
+	}
+	return span, l, found, nil
+}
+
+// Splice replaces the document at span of src with doc, keeping every other
+// document and the separators between them.
+func Splice(src []byte, span yamlsrc.Span, doc []byte) []byte {
+	out := make([]byte, 0, len(src)-(span.End-span.Start)+len(doc))
+	out = append(out, src[:span.Start]...)
+	out = append(out, doc...)
+	if span.End < len(src) && len(doc) > 0 && doc[len(doc)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	return append(out, src[span.End:]...)
 }

@@ -137,3 +137,85 @@ func TestParse_errors(t *testing.T) {
 		})
 	}
 }
+
+func TestDiffApply_mergesIntoALockAnotherRunChanged(t *testing.T) {
+	t1 := t0.Add(time.Hour)
+	base := New()
+	base.Set(Key{Image: "r.example.com/kept:1"}, da, t0)
+	base.Set(Key{Image: "r.example.com/pruned:1"}, da, t0)
+	base.Set(Key{Image: "r.example.com/moved:1"}, da, t0)
+
+	ours := base.Clone()
+	ours.Set(Key{Image: "r.example.com/ours:1"}, db, t1)
+	ours.Set(Key{Image: "r.example.com/moved:1"}, db, t1)
+	ours.Prune(map[Key]bool{{Image: "r.example.com/kept:1"}: true, {Image: "r.example.com/ours:1"}: true, {Image: "r.example.com/moved:1"}: true})
+
+	// Meanwhile another run added its own entry and set "ours:1" to the same digest.
+	current := base.Clone()
+	current.Set(Key{Image: "r.example.com/theirs:1"}, da, t0)
+	current.Set(Key{Image: "r.example.com/ours:1"}, db, t0)
+
+	current.Apply(Diff(base, ours))
+	got := map[string]string{}
+	for _, e := range current.Entries() {
+		got[e.Image] = e.Digest + " " + e.ResolvedAt
+	}
+	want := map[string]string{
+		"r.example.com/kept:1":   da + " 2026-11-27T05:00:00Z",
+		"r.example.com/moved:1":  db + " 2026-11-27T06:00:00Z",
+		"r.example.com/ours:1":   db + " 2026-11-27T05:00:00Z", // the same digest keeps its first resolvedAt
+		"r.example.com/theirs:1": da + " 2026-11-27T05:00:00Z",
+	}
+	if len(got) != len(want) {
+		t.Errorf("entries = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if d := Diff(base, base.Clone()); !d.Empty() {
+		t.Errorf("Diff of a lock and its clone = %+v, want empty", d)
+	}
+}
+
+func TestFindInAndSplice_keepOtherDocuments(t *testing.T) {
+	l := New()
+	l.Set(Key{Image: "r.example.com/app:1"}, da, t0)
+	doc, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := "# head comment\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"
+	after := "---\napiVersion: v1\nkind: Secret\nmetadata: {name: b}\n"
+	src := []byte(before + string(doc) + after)
+
+	span, found, ok, err := FindIn(src)
+	if err != nil || !ok {
+		t.Fatalf("FindIn = %v, %v", ok, err)
+	}
+	if e, _ := found.Get(Key{Image: "r.example.com/app:1"}); e.Digest != da {
+		t.Errorf("entry = %+v", e)
+	}
+	l.Set(Key{Image: "r.example.com/new:1"}, db, t0)
+	doc2, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(Splice(src, span, doc2)), before+string(doc2)+after; got != want {
+		t.Errorf("Splice =\n%s\nwant\n%s", got, want)
+	}
+
+	for name, src := range map[string]string{
+		"no lock":        "apiVersion: v1\nkind: ConfigMap\n",
+		"two locks":      string(doc) + "---\n" + string(doc),
+		"a syntax error": "a: [\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, ok, err := FindIn([]byte(src))
+			if ok && err == nil {
+				t.Errorf("FindIn found a lock in %q", src)
+			}
+		})
+	}
+}

@@ -91,8 +91,11 @@ func setNode(c Change) {
 // spliceText applies changes whose nodes were parsed from src (shifted by
 // lineDelta/colDelta) and returns the new bytes.
 func spliceText(src []byte, changes []Change, lineDelta, colDelta int) ([]byte, error) {
-	s := newSource(src)
-	s.lineDelta, s.colDelta = lineDelta, colDelta
+	base, err := newSource(src)
+	if err != nil {
+		return nil, err
+	}
+	s := base.shifted(lineDelta, colDelta)
 	var all []span
 	for _, c := range changes {
 		sp, err := c.spans(s)
@@ -108,8 +111,20 @@ func spliceText(src []byte, changes []Change, lineDelta, colDelta int) ([]byte, 
 // parsed from (nodes carry positions in that file). Fields embedded in a
 // ConfigMap key are mapped through the literal block scalar that holds them.
 func SpliceFile(src []byte, changes []Change) ([]byte, error) {
-	s := newSource(src)
+	return splice(src, changes, nil)
+}
+
+// splice is SpliceFile with more spans to apply (a part to remove), made
+// from the same source.
+func splice(src []byte, changes []Change, extra func(*source) []span) ([]byte, error) {
+	s, err := newSource(src)
+	if err != nil {
+		return nil, err
+	}
 	var all []span
+	if extra != nil {
+		all = extra(s)
+	}
 	for _, c := range changes {
 		cs := s
 		if e := c.Field.Embedded; e != nil {
@@ -120,7 +135,7 @@ func SpliceFile(src []byte, changes []Change) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			cs = &source{src: s.src, lineStarts: s.lineStarts, lineDelta: e.Value.Line, colDelta: indent}
+			cs = s.shifted(e.Value.Line, indent)
 		}
 		sp, err := c.spans(cs)
 		if err != nil {
@@ -134,13 +149,13 @@ func SpliceFile(src []byte, changes []Change) ([]byte, error) {
 // blockIndent is the indentation of a literal block scalar's first content
 // line (the line after its "|" indicator).
 func blockIndent(s *source, n *yaml.Node) (int, error) {
-	for line := n.Line + 1; line <= len(s.lineStarts); line++ {
-		off := s.lineStarts[line-1]
+	for line := n.Line + 1; line <= s.Lines(); line++ {
+		off, end := s.LineStart(line), s.LineEnd(line)
 		i := off
-		for i < len(s.src) && s.src[i] == ' ' {
+		for i < end && s.src[i] == ' ' {
 			i++
 		}
-		if i < len(s.src) && s.src[i] != '\n' && s.src[i] != '\r' {
+		if i < end {
 			return i - off, nil
 		}
 	}

@@ -66,7 +66,9 @@ func corpus(host string, n int, fnConfig string) []byte {
 
 // BenchmarkResolve measures a cold run (new resolver: every repository pays
 // its ping) over the corpus, through a proxy that adds 20 ms to every request
-// and counts them, at concurrency 1, 8 and 16. `make bench` prints the table.
+// and counts them, at concurrency 1, 8 and 16, and at 8 with verifyContent
+// (a GET and a hash of every manifest besides the HEAD). `make bench` prints
+// the table.
 func BenchmarkResolve(b *testing.B) {
 	reg := registrytest.StartInProcess(b)
 	for i := range benchRepos * benchTags {
@@ -75,10 +77,18 @@ func BenchmarkResolve(b *testing.B) {
 	proxy := registrytest.NewProxy(b, reg.Host)
 	proxy.SetDelay(benchDelay)
 	distinct := benchRepos * benchTags
-	for _, c := range []int{1, 8, 16} {
-		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) {
+	for _, tc := range []struct {
+		concurrency   int
+		verifyContent bool
+	}{{1, false}, {8, false}, {16, false}, {8, true}} {
+		c := tc.concurrency
+		name := fmt.Sprintf("concurrency=%d", c)
+		if tc.verifyContent {
+			name += "/verifyContent"
+		}
+		b.Run(name, func(b *testing.B) {
 			in := corpus(proxy.Host, benchCorpus, "")
-			s, err := Config{Concurrency: c}.Validate()
+			s, err := Config{Concurrency: c, VerifyContent: tc.verifyContent}.Validate()
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -92,7 +102,7 @@ func BenchmarkResolve(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				rep, err := Transform(context.Background(), items, s, res, nil, nil)
+				rep, err := Transform(context.Background(), Input{Resources: items}, s, res, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -109,8 +119,12 @@ func BenchmarkResolve(b *testing.B) {
 			perRef := float64(requests) / float64(distinct)
 			b.ReportMetric(perRef, "requests/ref")
 			b.ReportMetric(wall.Seconds()/lower.Seconds(), "x-lower-bound")
-			fmt.Printf("resolve %d resources (%d image fields, %d distinct refs, %d repos), 20 ms/request, concurrency %2d: wall %v, %d requests = %.2f per distinct ref, lower bound ceil(%d/%d)×20ms = %v, ratio %.2f\n",
-				benchCorpus, benchCorpus*benchPerItem, distinct, benchRepos, c, wall.Round(time.Millisecond), requests, perRef, distinct, c, lower, wall.Seconds()/lower.Seconds())
+			verify := ""
+			if tc.verifyContent {
+				verify = ", verifyContent"
+			}
+			fmt.Printf("resolve %d resources (%d image fields, %d distinct refs, %d repos), 20 ms/request, concurrency %2d%s: wall %v, %d requests = %.2f per distinct ref, lower bound ceil(%d/%d)×20ms = %v, ratio %.2f\n",
+				benchCorpus, benchCorpus*benchPerItem, distinct, benchRepos, c, verify, wall.Round(time.Millisecond), requests, perRef, distinct, c, lower, wall.Seconds()/lower.Seconds())
 		})
 	}
 }
@@ -156,4 +170,47 @@ func parseItems(b *testing.B, rl []byte) []*Resource {
 		out[i] = &Resource{Node: it}
 	}
 	return out
+}
+
+// oneLineJSON is a Pod written as one line of JSON with n containers, as
+// generators emit it.
+func oneLineJSON(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"wide"},"spec":{"containers":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"name":"c%d","image":"registry.example.com/team/app%d:1"}`, i, i%500)
+	}
+	b.WriteString("]}}")
+	return b.Bytes()
+}
+
+// BenchmarkSpliceOneLine measures pin -w's splice of 16,000 containers on one
+// line: each edit finds its column, so the cost must be linear in the line.
+func BenchmarkSpliceOneLine(b *testing.B) {
+	const containers = 16000
+	src := oneLineJSON(containers)
+	f, err := ParseFile("wide.json.yaml", src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Config{}.Validate()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep, err := Transform(context.Background(), Input{Resources: Nodes([]*File{f})}, s, &fakeRegistry{}, nil)
+	if err != nil || len(rep.Changes) != containers {
+		b.Fatalf("%v: %d changes", err, len(rep.Changes))
+	}
+	var last time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if _, err := SpliceFile(src, rep.Changes); err != nil {
+			b.Fatal(err)
+		}
+		last = time.Since(start)
+	}
+	fmt.Printf("splice: %d containers on one line of %d bytes: %v\n", containers, len(src), last.Round(time.Millisecond))
 }

@@ -17,7 +17,6 @@ limitations under the License.
 package pinimages
 
 import (
-	"bytes"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -30,7 +29,9 @@ import (
 
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/imageref"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/pin"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/redact"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/registry"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/yamlsrc"
 )
 
 const (
@@ -47,6 +48,9 @@ type Config struct {
 	Platform string `yaml:"platform,omitempty"`
 	// DropTag writes repo@sha256:… instead of repo:tag@sha256:….
 	DropTag bool `yaml:"dropTag,omitempty"`
+	// VerifyContent GETs and hashes every manifest instead of trusting a
+	// HEAD's digest, for registries and caches you do not trust.
+	VerifyContent bool `yaml:"verifyContent,omitempty"`
 	// Concurrency bounds registry lookups in flight (default 8).
 	Concurrency int `yaml:"concurrency,omitempty"`
 	// Timeout bounds the run, as a Go duration (default 2m).
@@ -136,79 +140,198 @@ type Settings struct {
 
 // ParseConfig reads a functionConfig: PinImages (decoded strictly) or a
 // ConfigMap whose data keys are the scalar settings. nil means defaults.
+// Lines in errors are counted from the functionConfig's first line: its
+// place in the ResourceList is the orchestrator's, not the user's.
 func ParseConfig(node *yaml.RNode) (Settings, error) {
 	if node == nil || node.IsNilOrEmpty() {
 		return Config{}.Validate()
 	}
-	meta, err := node.GetMeta()
+	cfg, err := decodeConfig(node.YNode(), lines{base: node.YNode().Line - 1, of: " of the functionConfig"})
 	if err != nil {
-		return Settings{}, fmt.Errorf("failed to read functionConfig: %w", err)
+		return Settings{}, err
 	}
-	switch {
-	case meta.APIVersion == ConfigAPIVersion && meta.Kind == ConfigKind:
-		s, err := node.String()
-		if err != nil {
-			return Settings{}, err
-		}
-		cfg, err := DecodeConfig([]byte(s))
-		if err != nil {
-			return Settings{}, err
-		}
-		return cfg.Validate()
-	case meta.APIVersion == "v1" && meta.Kind == "ConfigMap":
-		cfg, err := configFromData(node.GetDataMap())
-		if err != nil {
-			return Settings{}, err
-		}
-		return cfg.Validate()
-	}
-	return Settings{}, fmt.Errorf("unsupported functionConfig %s %s: use kind %s (apiVersion %s) or a v1 ConfigMap",
-		meta.APIVersion, meta.Kind, ConfigKind, ConfigAPIVersion)
+	return cfg.Validate()
 }
 
-var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in type (\S+)`)
-
-// DecodeConfig decodes a PinImages document strictly; an unknown field is
-// named with its line and the fields accepted there.
-func DecodeConfig(data []byte) (Config, error) {
-	var doc configDocument
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
-			return Config{}, fmt.Errorf("%s: unknown field %q (line %s): accepted fields are %s",
-				ConfigKind, m[2], m[1], strings.Join(acceptedFields(m[3]), ", "))
-		}
-		return Config{}, fmt.Errorf("failed to decode %s: %w", ConfigKind, err)
+// DecodeConfig reads a config file (--config): one PinImages or ConfigMap
+// document, the same a functionConfig may be. Lines in errors are the file's.
+func DecodeConfig(src []byte) (Config, error) {
+	docs, err := yamlsrc.Decode(src)
+	if err != nil {
+		return Config{}, fmt.Errorf("failed to read %s: %w", ConfigKind, err)
 	}
-	return doc.Spec, nil
-}
-
-// acceptedFields lists the yaml names of the struct the decoder named.
-func acceptedFields(typeName string) []string {
-	for _, v := range []any{configDocument{}, Config{}, MirrorSpec{}, SkipSpec{}, Selector{}, FieldSpec{}, PolicySpec{}} {
-		t := reflect.TypeOf(v)
-		if t.String() != typeName && "pinimages."+t.Name() != typeName {
+	var found *yaml.Node
+	for _, d := range docs {
+		if len(d.Content) == 0 || d.Content[0].Tag == "!!null" {
 			continue
 		}
-		var names []string
-		for i := range t.NumField() {
-			name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-			names = append(names, name)
+		if found != nil {
+			return Config{}, fmt.Errorf("%s documents at lines %d and %d: a config file holds one %s (or ConfigMap)", "two", found.Line, d.Content[0].Line, ConfigKind)
 		}
-		return names
+		found = d.Content[0]
 	}
-	return nil
+	if found == nil {
+		return Config{}, fmt.Errorf("no %s document: the file is empty", ConfigKind)
+	}
+	return decodeConfig(found, lines{})
+}
+
+// lines turns node lines into the lines a config's author sees.
+type lines struct {
+	base int    // subtracted from node lines
+	of   string // what the lines count in, e.g. " of the functionConfig"
+}
+
+func (l lines) at(n *yaml.Node) string { return fmt.Sprintf("line %d%s", n.Line-l.base, l.of) }
+
+// decodeConfig dispatches on the document's kind and decodes it strictly.
+func decodeConfig(n *yaml.Node, l lines) (Config, error) {
+	if n.Kind != yaml.MappingNode {
+		return Config{}, fmt.Errorf("the config is %s, not a %s or ConfigMap object (%s)", describeKind(n), ConfigKind, l.at(n))
+	}
+	if dups := yamlsrc.DuplicateKeys(n); len(dups) > 0 {
+		return Config{}, fmt.Errorf("invalid %s config: %w", ConfigKind, dups[0])
+	}
+	rn := yaml.NewRNode(n)
+	apiVersion, kind := rn.GetApiVersion(), rn.GetKind()
+	switch {
+	case apiVersion == ConfigAPIVersion && kind == ConfigKind:
+		var errs []string
+		checkShape(n, reflect.TypeOf(configDocument{}), "", l, &errs)
+		if len(errs) > 0 {
+			return Config{}, fmt.Errorf("invalid %s config:\n  %s", ConfigKind, strings.Join(errs, "\n  "))
+		}
+		var doc configDocument
+		if err := n.Decode(&doc); err != nil {
+			return Config{}, fmt.Errorf("failed to decode %s: %w", ConfigKind, err)
+		}
+		return doc.Spec, nil
+	case apiVersion == "v1" && kind == "ConfigMap":
+		cfg, errs := configFromData(rn.GetDataMap())
+		if _, verrs := cfg.validate("data."); len(errs)+len(verrs) > 0 {
+			return Config{}, fmt.Errorf("invalid ConfigMap functionConfig:\n  %s", strings.Join(append(errs, verrs...), "\n  "))
+		}
+		return cfg, nil
+	}
+	return Config{}, fmt.Errorf("kind %s (apiVersion %s) is not a pin-images config: want kind %s (apiVersion %s) or a v1 ConfigMap",
+		orNone(kind), orNone(apiVersion), ConfigKind, ConfigAPIVersion)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return s
+}
+
+func describeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("the scalar %q", n.Value)
+	}
+	return "not a mapping"
+}
+
+// checkShape checks a config node against the Go type it decodes into,
+// collecting every problem with its field path and line: an unknown field
+// (named with the fields accepted there), and a value of the wrong YAML
+// type. yaml.v3 alone would stop at the first problem, count lines of a
+// re-encoded text, and read "concurrency: 8.5" as 8.
+func checkShape(n *yaml.Node, t reflect.Type, path string, l lines, errs *[]string) {
+	n = deref(n)
+	if n == nil || n.ShortTag() == "!!null" {
+		return
+	}
+	bad := func(format string, args ...any) {
+		*errs = append(*errs, fmt.Sprintf("%s: %s (%s)", strings.TrimPrefix(path, "."), fmt.Sprintf(format, args...), l.at(n)))
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			bad("want a mapping, got %s", describeKind(n))
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			f, ok := fieldByYAMLName(t, k.Value)
+			if !ok {
+				*errs = append(*errs, fmt.Sprintf("unknown field %q (%s): accepted fields are %s",
+					strings.TrimPrefix(path+"."+k.Value, "."), l.at(k), strings.Join(acceptedFields(t), ", ")))
+				continue
+			}
+			checkShape(v, f.Type, path+"."+k.Value, l, errs)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			bad("want a list, got %s", describeKind(n))
+			return
+		}
+		for i, c := range n.Content {
+			checkShape(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), l, errs)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			bad("want a mapping, got %s", describeKind(n))
+			return
+		}
+		if t.Elem().Kind() == reflect.String {
+			for i := 1; i < len(n.Content); i += 2 {
+				checkShape(n.Content[i], t.Elem(), path+"."+n.Content[i-1].Value, l, errs)
+			}
+		}
+	case reflect.Int:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+			bad("%s is not a whole number", n.Value)
+		}
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
+			bad("%s is not true or false", n.Value)
+		}
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			bad("want a string, got %s", describeKind(n))
+		}
+	}
+}
+
+// fieldByYAMLName finds the struct field a YAML key decodes into.
+func fieldByYAMLName(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); tag == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// acceptedFields lists the yaml names of a struct's fields.
+func acceptedFields(t reflect.Type) []string {
+	var names []string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		names = append(names, name)
+	}
+	return names
 }
 
 // configMapKeys are the settings a ConfigMap may carry (for kpt fn eval -- k=v).
-var configMapKeys = []string{"mode", "platform", "dropTag", "concurrency", "timeout", "caBundle",
+var configMapKeys = []string{"mode", "platform", "dropTag", "verifyContent", "concurrency", "timeout", "caBundle",
 	"insecureRegistries", "mirrors", "skipPrefixes", "requireDigests", "allowedRegistries", "failOnDrift"}
 
-func configFromData(data map[string]string) (Config, error) {
+// configFromData reads a ConfigMap's settings, and every problem with them.
+func configFromData(data map[string]string) (Config, []string) {
 	var cfg Config
-	var unknown []string
-	for k, v := range data {
+	var errs, unknown []string
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := data[k]
 		var err error
 		switch k {
 		case "mode":
@@ -217,10 +340,12 @@ func configFromData(data map[string]string) (Config, error) {
 			cfg.Platform = v
 		case "dropTag":
 			cfg.DropTag, err = parseBool(k, v)
+		case "verifyContent":
+			cfg.VerifyContent, err = parseBool(k, v)
 		case "concurrency":
 			cfg.Concurrency, err = strconv.Atoi(v)
 			if err != nil {
-				err = fmt.Errorf("ConfigMap data.concurrency: %q is not a whole number", v)
+				err = fmt.Errorf("data.concurrency: %q is not a whole number", v)
 			}
 		case "timeout":
 			cfg.Timeout = v
@@ -232,7 +357,8 @@ func configFromData(data map[string]string) (Config, error) {
 			for _, m := range splitList(v) {
 				from, to, ok := strings.Cut(m, "=")
 				if !ok {
-					err = fmt.Errorf("ConfigMap data.mirrors: %q is not FROM=TO", m)
+					var patternsOnly *redact.Secrets
+					err = fmt.Errorf("data.mirrors: %q is not FROM=TO", patternsOnly.Text(m))
 					break
 				}
 				cfg.Mirrors = append(cfg.Mirrors, MirrorSpec{From: from, To: to})
@@ -249,21 +375,19 @@ func configFromData(data map[string]string) (Config, error) {
 			unknown = append(unknown, k)
 		}
 		if err != nil {
-			return Config{}, err
+			errs = append(errs, err.Error())
 		}
 	}
 	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return Config{}, fmt.Errorf("ConfigMap functionConfig: unknown keys %s: accepted keys are %s",
-			strings.Join(unknown, ", "), strings.Join(configMapKeys, ", "))
+		errs = append(errs, fmt.Sprintf("unknown keys %s: accepted keys are %s", strings.Join(unknown, ", "), strings.Join(configMapKeys, ", ")))
 	}
-	return cfg, nil
+	return cfg, errs
 }
 
 func parseBool(key, v string) (bool, error) {
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, fmt.Errorf("ConfigMap data.%s: %q is not true or false", key, v)
+		return false, fmt.Errorf("data.%s: %q is not true or false", key, v)
 	}
 	return b, nil
 }
@@ -281,9 +405,19 @@ func splitList(v string) []string {
 // Validate checks every setting and reports all problems at once, each
 // naming its field and the accepted values.
 func (c Config) Validate() (Settings, error) {
+	s, errs := c.validate("spec.")
+	if len(errs) > 0 {
+		return Settings{}, fmt.Errorf("invalid %s config:\n  %s", ConfigKind, strings.Join(errs, "\n  "))
+	}
+	return s, nil
+}
+
+// validate checks every setting, naming fields under prefix ("spec." for
+// PinImages, "data." for a ConfigMap).
+func (c Config) validate(prefix string) (Settings, []string) {
 	var errs []string
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, "spec."+field+": "+fmt.Sprintf(format, args...))
+		errs = append(errs, prefix+field+": "+fmt.Sprintf(format, args...))
 	}
 	s := Settings{Platform: c.Platform, DropTag: c.DropTag, Concurrency: c.Concurrency,
 		RequireDigests: c.Policy.RequireDigests, FailOnDrift: c.Policy.FailOnDrift, Selectors: c.Skip.Selectors}
@@ -306,6 +440,7 @@ func (c Config) Validate() (Settings, error) {
 			bad("timeout", "%q is not a positive duration such as 2m or 90s", c.Timeout)
 		}
 	}
+	s.Registry.VerifyContent = c.VerifyContent
 	s.Registry.CABundle = []byte(c.CABundle)
 	if c.CABundle != "" && !strings.Contains(c.CABundle, "-----BEGIN CERTIFICATE-----") {
 		bad("caBundle", "holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
@@ -317,11 +452,18 @@ func (c Config) Validate() (Settings, error) {
 	}
 	s.Registry.Insecure = c.InsecureRegistries
 	for i, m := range c.Mirrors {
-		if _, err := imageref.ParsePrefix(m.From); err != nil || m.To == "" {
-			bad(fmt.Sprintf("mirrors[%d]", i), "want from: a registry or repository prefix, to: a registry[/path]")
-			continue
+		field := fmt.Sprintf("mirrors[%d]", i)
+		_, ferr := imageref.ParsePrefix(m.From)
+		if ferr != nil {
+			bad(field+".from", "want a registry or repository prefix such as docker.io: %v", ferr)
 		}
-		s.Registry.Mirrors = append(s.Registry.Mirrors, registry.Mirror{From: m.From, To: m.To})
+		_, terr := registry.MirrorTarget(m.To)
+		if terr != nil {
+			bad(field+".to", "%v", terr)
+		}
+		if ferr == nil && terr == nil {
+			s.Registry.Mirrors = append(s.Registry.Mirrors, registry.Mirror{From: m.From, To: m.To})
+		}
 	}
 	for i, p := range c.Skip.Prefixes {
 		pp, err := imageref.ParsePrefix(p)
@@ -361,10 +503,7 @@ func (c Config) Validate() (Settings, error) {
 		}
 		s.Allowed = append(s.Allowed, pp)
 	}
-	if len(errs) > 0 {
-		return Settings{}, fmt.Errorf("invalid %s config:\n  %s", ConfigKind, strings.Join(errs, "\n  "))
-	}
-	return s, nil
+	return s, errs
 }
 
 var platformRE = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)

@@ -21,6 +21,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/yamlsrc"
 )
 
 // Where images live (DESIGN.md 2.2). Each entry has a golden case in testdata/.
@@ -38,6 +40,12 @@ import (
 //
 // Kinds are matched by API group too: a "Deployment" of another group, or an
 // unknown kind with a containers list, is left alone.
+//
+// YAML aliases and merge keys are followed: an image reached through
+// "*anchor" or "<<: *base" is the anchor's node, so it is pinned where the
+// anchor is written. A field that holds no string (null, ~, 42, true, a
+// list) is an error, not a lookup of "docker.io/library/null"; an empty
+// string is left alone (pod templates may leave the image to a later step).
 
 const (
 	// SkipAnnotation: "true" skips every image of the resource; otherwise a
@@ -99,8 +107,12 @@ type Field struct {
 	Container string
 	// Embedded is set for fields inside YAML embedded in a ConfigMap key.
 	Embedded *Embedded
-	// SkipReason is why the field is left alone ("" when it is not).
-	SkipReason string
+	// Alias is the alias node the field was reached through, when it was
+	// (its line comments count for skips).
+	Alias *yaml.Node
+	// Problem says why the field holds no image reference, or (an
+	// ObjectField) no image object ("" when it does).
+	Problem string
 }
 
 // Embedded is a YAML document held in a ConfigMap data key.
@@ -108,9 +120,7 @@ type Embedded struct {
 	Key string
 	// Value is the data scalar in the ConfigMap.
 	Value *yaml.Node
-	// Doc is the parsed embedded document.
-	Doc *yaml.Node
-	// Text is the embedded text the document was parsed from.
+	// Text is the embedded text the documents were parsed from.
 	Text string
 }
 
@@ -136,15 +146,13 @@ func FindFields(obj *yaml.RNode, specs []FieldSpec) ([]*Field, error) {
 	}
 	switch {
 	case group == "ansible.cloud37.dev" && kind == "Playbook":
-		if rt := lookup(obj.YNode(), "spec", "runtime"); rt != nil {
-			if k, v := field(rt, "image"); v != nil && v.Kind == yaml.ScalarNode && v.Value != "" {
-				fields = append(fields, &Field{Path: "spec.runtime.image", Kind: StringField, Node: v, Key: k})
-			}
+		if f := stringField(lookup(obj.YNode(), "spec", "runtime"), "image", "spec.runtime.image"); f != nil {
+			fields = append(fields, f)
 		}
 	case group == "kustomize.config.k8s.io" && kind == "Kustomization":
 		if _, imgs := field(obj.YNode(), "images"); imgs != nil && imgs.Kind == yaml.SequenceNode {
 			for i, m := range imgs.Content {
-				if m.Kind == yaml.MappingNode {
+				if m := deref(m); m.Kind == yaml.MappingNode {
 					fields = append(fields, &Field{Path: fmt.Sprintf("images[%d]", i), Kind: ObjectField, Node: m, keys: kustomizationKeys})
 				}
 			}
@@ -173,24 +181,70 @@ func podSpecFields(ps *yaml.Node, base string) []*Field {
 			continue
 		}
 		for i, c := range seq.Content {
-			k, img := field(c, "image")
-			if img == nil || img.Kind != yaml.ScalarNode || img.Value == "" {
-				continue
-			}
+			c = deref(c)
 			name := scalar(c, "name")
-			out = append(out, &Field{Path: base + "." + list + elem(i, name) + ".image", Kind: StringField, Node: img, Key: k, Container: name})
+			if f := stringField(c, "image", base+"."+list+elem(i, name)+".image"); f != nil {
+				f.Container = name
+				out = append(out, f)
+			}
 		}
 	}
 	if _, vols := field(ps, "volumes"); vols != nil && vols.Kind == yaml.SequenceNode {
 		for i, v := range vols.Content {
-			k, ref := field(lookup(v, "image"), "reference")
-			if ref == nil || ref.Kind != yaml.ScalarNode || ref.Value == "" {
-				continue
+			v = deref(v)
+			if f := stringField(lookup(v, "image"), "reference", base+".volumes"+elem(i, scalar(v, "name"))+".image.reference"); f != nil {
+				out = append(out, f)
 			}
-			out = append(out, &Field{Path: base + ".volumes" + elem(i, scalar(v, "name")) + ".image.reference", Kind: StringField, Node: ref, Key: k})
 		}
 	}
 	return out
+}
+
+// stringField is the image string held by key of mapping m: nil when the
+// key is absent or holds "", a field with a Problem when it holds no string.
+func stringField(m *yaml.Node, key, path string) *Field {
+	k, v := field(m, key)
+	if v == nil {
+		return nil
+	}
+	f := &Field{Path: path, Kind: StringField, Key: k, Node: deref(v)}
+	if f.Node == nil {
+		return nil
+	}
+	if v.Kind == yaml.AliasNode {
+		f.Alias = v
+	}
+	if f.Problem = notAString(f.Node); f.Problem == "" && f.Node.Value == "" {
+		return nil
+	}
+	return f
+}
+
+// notAString says why n is not an image string ("" when it is one).
+func notAString(n *yaml.Node) string {
+	switch {
+	case n.Kind == yaml.MappingNode:
+		return "the field holds a mapping, want a string such as nginx:1.25"
+	case n.Kind == yaml.SequenceNode:
+		return "the field holds a list, want a string such as nginx:1.25"
+	case n.Kind != yaml.ScalarNode:
+		return "the field holds no string"
+	}
+	switch tag := n.ShortTag(); tag {
+	case "!!str":
+		return ""
+	case "!!null":
+		return fmt.Sprintf("%s is YAML's null: write the image, or remove the field", orTilde(n.Value))
+	default:
+		return fmt.Sprintf("%s is a YAML %s, not a string: write the image, and quote it if it really is a name such as \"%s\"", n.Value, strings.TrimPrefix(tag, "!!"), n.Value)
+	}
+}
+
+func orTilde(v string) string {
+	if v == "" {
+		return "an empty value"
+	}
+	return v
 }
 
 // elem renders a list element the way kpt results do: [name=x], or [i] without a name.
@@ -214,48 +268,69 @@ func embeddedFields(cm *yaml.RNode) ([]*Field, error) {
 		if val == nil || val.Kind != yaml.ScalarNode {
 			return nil, fmt.Errorf("annotation %s names data key %q, which the ConfigMap does not have: fix the annotation or add the key", EmbeddedAnnotation, key)
 		}
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(val.Value), &doc); err != nil {
-			return nil, fmt.Errorf("data.%s is not YAML (annotation %s): %w", key, EmbeddedAnnotation, err)
+		docs, err := yamlsrc.Decode([]byte(val.Value))
+		if err != nil {
+			return nil, fmt.Errorf("data.%s is not YAML (annotation %s): %w (lines count from the key's first line)", key, EmbeddedAnnotation, err)
 		}
-		emb := &Embedded{Key: key, Value: val, Doc: &doc, Text: val.Value}
-		walkObjects(&doc, "data["+key+"]", func(path string, m, k *yaml.Node) {
-			out = append(out, &Field{Path: path, Kind: ObjectField, Node: m, Key: k, keys: helmKeys, Embedded: emb})
-		})
+		emb := &Embedded{Key: key, Value: val, Text: val.Value}
+		for i, doc := range docs {
+			path := "data[" + key + "]"
+			if len(docs) > 1 {
+				path += fmt.Sprintf("[doc %d]", i)
+			}
+			walkObjects(doc, path, func(path string, m, k *yaml.Node) {
+				out = append(out, &Field{Path: path, Kind: ObjectField, Node: m, Key: k, keys: helmKeys, Embedded: emb})
+			})
+		}
 	}
 	return out, nil
 }
 
 // walkObjects calls fn for every mapping that looks like an image object: a
-// scalar repository and a tag or digest key.
+// scalar repository and a tag or digest key. A node reached through aliases
+// is walked once: an alias bomb (aliases of aliases of lists) would
+// otherwise take exponential time.
 func walkObjects(n *yaml.Node, path string, fn func(path string, m, key *yaml.Node)) {
-	walkObjectsKey(n, path, nil, fn)
+	w := &objectWalk{fn: fn, seen: map[*yaml.Node]bool{}}
+	w.walk(n, path, nil)
 }
 
-func walkObjectsKey(n *yaml.Node, path string, key *yaml.Node, fn func(path string, m, key *yaml.Node)) {
+type objectWalk struct {
+	fn   func(path string, m, key *yaml.Node)
+	seen map[*yaml.Node]bool // alias targets already walked
+}
+
+func (w *objectWalk) walk(n *yaml.Node, path string, key *yaml.Node) {
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil || w.seen[n.Alias] {
+			return
+		}
+		w.seen[n.Alias] = true
+		n = n.Alias
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			walkObjectsKey(c, path, nil, fn)
+			w.walk(c, path, nil)
 		}
 	case yaml.MappingNode:
 		if isImageObject(n) {
-			fn(path, n, key)
+			w.fn(path, n, key)
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			walkObjectsKey(n.Content[i+1], path+"."+n.Content[i].Value, n.Content[i], fn)
+			w.walk(n.Content[i+1], path+"."+n.Content[i].Value, n.Content[i])
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			walkObjectsKey(c, fmt.Sprintf("%s[%d]", path, i), nil, fn)
+			w.walk(c, fmt.Sprintf("%s[%d]", path, i), nil)
 		}
 	}
 }
 
 func isImageObject(m *yaml.Node) bool {
 	_, repo := field(m, "repository")
-	if repo == nil || repo.Kind != yaml.ScalarNode {
+	if repo = deref(repo); repo == nil || repo.Kind != yaml.ScalarNode {
 		return false
 	}
 	_, tag := field(m, "tag")
@@ -278,11 +353,20 @@ func specFields(root *yaml.Node, fs FieldSpec) []*Field {
 			return
 		}
 		if len(segs) == 0 {
+			if n = deref(n); n == nil {
+				return
+			}
 			switch {
 			case fs.Type == "object" && n.Kind == yaml.MappingNode:
 				out = append(out, &Field{Path: path, Kind: ObjectField, Node: n, Key: key, keys: helmKeys})
-			case fs.Type != "object" && n.Kind == yaml.ScalarNode && n.Value != "":
-				out = append(out, &Field{Path: path, Kind: StringField, Node: n, Key: key})
+			case fs.Type == "object":
+				out = append(out, &Field{Path: path, Kind: ObjectField, Node: n, Key: key, keys: helmKeys,
+					Problem: "want a mapping with repository, tag and digest (fieldSpecs type: object)"})
+			default:
+				f := &Field{Path: path, Kind: StringField, Node: n, Key: key, Problem: notAString(n)}
+				if f.Problem != "" || n.Value != "" {
+					out = append(out, f)
+				}
 			}
 			return
 		}
@@ -292,6 +376,9 @@ func specFields(root *yaml.Node, fs FieldSpec) []*Field {
 			return
 		}
 		p := strings.TrimPrefix(path+"."+seg, ".")
+		if len(segs) > 1 || list {
+			v = deref(v)
+		}
 		if !list {
 			walk(v, segs[1:], p, k)
 			return
@@ -300,6 +387,7 @@ func specFields(root *yaml.Node, fs FieldSpec) []*Field {
 			return
 		}
 		for i, c := range v.Content {
+			c = deref(c)
 			walk(c, segs[1:], p+elem(i, scalar(c, "name")), nil)
 		}
 	}
@@ -307,17 +395,55 @@ func specFields(root *yaml.Node, fs FieldSpec) []*Field {
 	return out
 }
 
-// field returns the key and value nodes of a mapping entry.
+// field returns the key and value nodes of a mapping entry. m may be an
+// alias; an entry not written in m is looked up in the mappings it merges
+// ("<<: *base", "<<: [*a, *b]"), first match first, as YAML's merge key
+// says. The value is returned as written (it may be an alias: see deref).
 func field(m *yaml.Node, name string) (key, value *yaml.Node) {
+	return fieldDepth(deref(m), name, 0)
+}
+
+// maxMergeDepth bounds merges of merges; real files use one or two.
+const maxMergeDepth = 8
+
+func fieldDepth(m *yaml.Node, name string, depth int) (key, value *yaml.Node) {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil, nil
 	}
+	var merges []*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == name {
-			return m.Content[i], m.Content[i+1]
+		k := m.Content[i]
+		if k.Value == name {
+			return k, m.Content[i+1]
+		}
+		if k.Value == "<<" && k.Kind == yaml.ScalarNode && (k.Tag == "!!merge" || k.Style == 0) {
+			merges = append(merges, m.Content[i+1])
+		}
+	}
+	if depth >= maxMergeDepth {
+		return nil, nil
+	}
+	for _, mv := range merges {
+		mv = deref(mv)
+		sources := []*yaml.Node{mv}
+		if mv.Kind == yaml.SequenceNode {
+			sources = mv.Content
+		}
+		for _, src := range sources {
+			if k, v := fieldDepth(deref(src), name, depth+1); v != nil {
+				return k, v
+			}
 		}
 	}
 	return nil, nil
+}
+
+// deref follows an alias to its anchor's node.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < maxMergeDepth; i++ {
+		n = n.Alias
+	}
+	return n
 }
 
 func lookup(n *yaml.Node, path ...string) *yaml.Node {
@@ -327,12 +453,14 @@ func lookup(n *yaml.Node, path ...string) *yaml.Node {
 			return nil
 		}
 	}
-	return n
+	return deref(n)
 }
 
 func scalar(m *yaml.Node, name string) string {
-	if _, v := field(m, name); v != nil && v.Kind == yaml.ScalarNode {
-		return v.Value
+	if _, v := field(m, name); v != nil {
+		if v = deref(v); v != nil && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
 	}
 	return ""
 }

@@ -17,19 +17,12 @@ limitations under the License.
 package pinimages
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/lock"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/yamlsrc"
 )
 
 // File is a YAML file read for in-place editing.
@@ -41,65 +34,15 @@ type File struct {
 	LockIndex int
 }
 
-// ReadFiles reads YAML files and directories (*.yaml, *.yml, recursively,
-// skipping hidden directories). Documents without apiVersion and kind are
-// not Kubernetes resources and are left alone.
-func ReadFiles(paths []string) ([]*File, error) {
-	var names []string
-	for _, p := range paths {
-		info, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("failed to read %q: %w", p, err)
-		}
-		if !info.IsDir() {
-			names = append(names, p)
-			continue
-		}
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
-				names = append(names, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("failed to walk %q: %w", p, err)
-		}
-	}
-	sort.Strings(names)
-	var files []*File
-	for _, name := range names {
-		src, err := os.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("failed to read %q: %w", name, err)
-		}
-		f, err := ParseFile(name, src)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, f)
-	}
-	return files, nil
-}
-
-// ParseFile parses every document of src, keeping node positions.
+// ParseFile parses every document of src, keeping node positions. Documents
+// without apiVersion and kind are not Kubernetes resources and are left alone.
 func ParseFile(name string, src []byte) (*File, error) {
 	f := &File{Path: name, Src: src, LockIndex: -1}
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	for index := 0; ; index++ {
-		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: invalid YAML: %w", name, err)
-		}
+	docs, err := yamlsrc.Decode(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: invalid YAML: %w", name, err)
+	}
+	for index, doc := range docs {
 		if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 			continue
 		}
@@ -151,43 +94,4 @@ func SpliceFiles(files []*File, changes []Change) ([]Edited, error) {
 		out = append(out, Edited{Path: f.Path, Old: f.Src, New: b})
 	}
 	return out, nil
-}
-
-// WriteAll writes every edited file through a temporary file and a rename,
-// so a file is either old or new, never half-written.
-func WriteAll(edits []Edited) error {
-	for _, e := range edits {
-		if err := WriteFileAtomic(e.Path, e.New); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// WriteFileAtomic replaces path with data via a rename, keeping its mode.
-func WriteFileAtomic(path string, data []byte) error {
-	mode := os.FileMode(0o644)
-	if info, err := os.Stat(path); err == nil {
-		mode = info.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("failed to write %q: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("failed to write %q: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("failed to write %q: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("failed to write %q: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("failed to write %q: %w", path, err)
-	}
-	return nil
 }

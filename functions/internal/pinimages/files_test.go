@@ -41,9 +41,10 @@ func TestSpliceFiles_golden(t *testing.T) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			work := t.TempDir()
 			copyDir(t, filepath.Join(dir, "input"), work)
-			edits := pinFiles(t, work)
-			if err := WriteAll(edits); err != nil {
-				t.Fatal(err)
+			for _, e := range pinFiles(t, work) {
+				if err := os.WriteFile(e.Path, e.New, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			expected := filepath.Join(dir, "expected")
 			if write {
@@ -75,15 +76,19 @@ func TestSpliceFiles_golden(t *testing.T) {
 
 func pinFiles(t *testing.T, dir string) []Edited {
 	t.Helper()
-	files, err := ReadFiles([]string{dir})
-	if err != nil {
-		t.Fatal(err)
+	var files []*File
+	for _, name := range listFiles(t, dir) {
+		f, err := ParseFile(filepath.Join(dir, name), []byte(readFile(t, filepath.Join(dir, name))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
 	}
 	s, err := Config{}.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Transform(context.Background(), Nodes(files), s, &fakeRegistry{}, nil, func() time.Time { return goldenNow })
+	rep, err := Transform(context.Background(), Input{Resources: Nodes(files)}, s, &fakeRegistry{}, func() time.Time { return goldenNow })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,9 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/lock"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/redact"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/registry"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/yamlsrc"
 )
 
 // Processor is the KRM function. It uses kyaml's fn/framework rather than the
@@ -44,12 +46,24 @@ type Processor struct {
 	Stderr io.Writer
 	// Now stamps new lock entries (nil: time.Now).
 	Now func() time.Time
+	// Secrets collects the run's credentials; no result, stderr line or
+	// error shows them (nil: the run keeps its own).
+	Secrets *redact.Secrets
 }
 
 var _ framework.ResourceListProcessor = (*Processor)(nil)
 
 // errResults is returned when error results exist, so the process exits 1.
 var errResults = errors.New("pin-images reported errors")
+
+// reportedError is an error already written to stderr and the results.
+type reportedError struct{ error }
+
+func (e reportedError) Unwrap() error { return e.error }
+
+// ErrNotResourceList is returned when the input is YAML but not a
+// ResourceList: pin-images was not run as a KRM function.
+var ErrNotResourceList = errors.New("the input is not a ResourceList (kind: ResourceList)")
 
 // Process implements framework.ResourceListProcessor: the changes are
 // written into the items' nodes.
@@ -63,15 +77,17 @@ func (p *Processor) Process(rl *framework.ResourceList) error {
 
 // run decides every image; it changes nothing.
 func (p *Processor) run(rl *framework.ResourceList) (*Report, *yaml.RNode, error) {
+	if p.Secrets == nil {
+		p.Secrets = &redact.Secrets{}
+	}
 	fail := func(err error) (*Report, *yaml.RNode, error) {
-		rl.Results = append(rl.Results, &framework.Result{Message: err.Error(), Severity: framework.Error})
-		fmt.Fprintf(p.Stderr, "pin-images: %v\n", err)
-		return nil, nil, err
+		return nil, nil, p.fail(rl, err)
 	}
 	s, err := ParseConfig(rl.FunctionConfig)
 	if err != nil {
 		return fail(err)
 	}
+	s.Registry.Secrets = p.Secrets
 	lockItem, lk, err := FindLock(rl.Items)
 	if err != nil {
 		return fail(err)
@@ -86,9 +102,16 @@ func (p *Processor) run(rl *framework.ResourceList) (*Report, *yaml.RNode, error
 	for i, it := range rl.Items {
 		resources[i] = &Resource{Node: it}
 	}
-	rep, err := Transform(p.Ctx, resources, s, resolver, lk, p.Now)
+	in := Input{Resources: resources, Lock: lk}
+	if lockItem != nil {
+		in.LockResource = &Resource{Node: lockItem}
+	}
+	rep, err := Transform(p.Ctx, in, s, resolver, p.Now)
 	if err != nil {
 		return fail(err)
+	}
+	if errors.Is(p.Ctx.Err(), context.Canceled) {
+		return fail(errInterrupted)
 	}
 	rl.Results = append(rl.Results, rep.Results...)
 	for _, line := range StderrLines(rep.Results) {
@@ -100,18 +123,25 @@ func (p *Processor) run(rl *framework.ResourceList) (*Report, *yaml.RNode, error
 	return rep, lockItem, nil
 }
 
+// fail reports an error that ends the run, once: as an error result and on
+// stderr, without secrets.
+func (p *Processor) fail(rl *framework.ResourceList, err error) error {
+	msg := p.Secrets.Text(err.Error())
+	rl.Results = append(rl.Results, &framework.Result{Message: msg, Severity: framework.Error})
+	fmt.Fprintf(p.Stderr, "pin-images: %s\n", msg)
+	return reportedError{err}
+}
+
+// errInterrupted ends a run stopped by SIGINT or SIGTERM.
+var errInterrupted = errors.New("interrupted: nothing was changed")
+
 func (p *Processor) applyToNodes(rl *framework.ResourceList, rep *Report, lockItem *yaml.RNode) error {
-	fail := func(err error) error {
-		rl.Results = append(rl.Results, &framework.Result{Message: err.Error(), Severity: framework.Error})
-		fmt.Fprintf(p.Stderr, "pin-images: %v\n", err)
-		return err
-	}
 	if err := ApplyToNodes(rep.Changes); err != nil {
-		return fail(err)
+		return p.fail(rl, err)
 	}
 	if lockItem != nil && rep.LockChanged {
 		if err := replaceLockSpec(lockItem, rep.Lock); err != nil {
-			return fail(err)
+			return p.fail(rl, err)
 		}
 	}
 	return nil
@@ -176,18 +206,6 @@ func replaceLockSpec(item *yaml.RNode, lk *lock.Lock) error {
 	return item.PipeE(yaml.SetField("spec", spec))
 }
 
-// IsResourceList reports whether data is a ResourceList document.
-func IsResourceList(data []byte) bool {
-	var head struct {
-		Kind string `yaml:"kind"`
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&head); err != nil {
-		return false
-	}
-	return head.Kind == "ResourceList"
-}
-
 // RunFunction reads a ResourceList from in, runs the processor and writes the
 // ResourceList with its results to out.
 //
@@ -214,7 +232,7 @@ func RunFunction(p *Processor, in []byte, out io.Writer) error {
 	canSplice := root.Style&yaml.FlowStyle == 0 && lookupKey(root, "results") == nil &&
 		(procErr != nil || lockItem == nil || !rep.LockChanged)
 	if canSplice {
-		if spliced, err := SpliceFile(in, changes); err == nil {
+		if spliced, err := splice(in, changes, func(s *source) []span { return functionConfigSpan(s, root) }); err == nil {
 			var b bytes.Buffer
 			if len(spliced) > 0 && spliced[len(spliced)-1] != '\n' {
 				b.WriteByte('\n')
@@ -238,29 +256,42 @@ func RunFunction(p *Processor, in []byte, out io.Writer) error {
 }
 
 // readResourceList decodes the input keeping node positions, so changes can
-// be spliced into the input bytes.
+// be spliced into the input bytes. The input is exactly one ResourceList:
+// anything after it would be dropped by a reader that takes the first.
 func readResourceList(in []byte) (*yaml.Node, *framework.ResourceList, error) {
-	var doc yaml.Node
-	if err := yaml.NewDecoder(bytes.NewReader(in)).Decode(&doc); err != nil {
-		return nil, nil, fmt.Errorf("failed to read ResourceList input: %w", err)
+	docs, err := yamlsrc.Decode(in)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to read the ResourceList: %w", err)
 	}
-	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, nil, fmt.Errorf("failed to read ResourceList input: not a mapping")
+	var content []*yaml.Node
+	for _, d := range docs {
+		if len(d.Content) > 0 && d.Content[0].ShortTag() != "!!null" {
+			content = append(content, d.Content[0])
+		}
 	}
-	root := doc.Content[0]
+	if len(content) == 0 || content[0].Kind != yaml.MappingNode || scalar(content[0], "kind") != "ResourceList" {
+		return nil, nil, ErrNotResourceList
+	}
+	if len(content) > 1 {
+		return nil, nil, fmt.Errorf("failed to read the ResourceList: a YAML document at line %d after the ResourceList: a KRM function reads exactly one ResourceList", content[1].Line)
+	}
+	root := content[0]
 	rl := &framework.ResourceList{}
-	if items := lookupKey(root, "items"); items != nil {
+	if items := lookupKey(root, "items"); items != nil && items.ShortTag() != "!!null" {
 		if items.Kind != yaml.SequenceNode {
-			return nil, nil, fmt.Errorf("failed to read ResourceList input: items is not a list")
+			return nil, nil, fmt.Errorf("failed to read the ResourceList: items (line %d) is not a list", items.Line)
 		}
 		for i, it := range items.Content {
 			if it.Kind != yaml.MappingNode {
-				return nil, nil, fmt.Errorf("failed to read ResourceList input: items[%d] is not an object", i)
+				return nil, nil, fmt.Errorf("failed to read the ResourceList: items[%d] (line %d) is not an object", i, it.Line)
 			}
 			rl.Items = append(rl.Items, yaml.NewRNode(it))
 		}
 	}
-	if fc := lookupKey(root, "functionConfig"); fc != nil && fc.Kind == yaml.MappingNode {
+	if fc := lookupKey(root, "functionConfig"); fc != nil && fc.ShortTag() != "!!null" {
+		if fc.Kind != yaml.MappingNode {
+			return nil, nil, fmt.Errorf("failed to read the ResourceList: functionConfig (line %d) is %s, not a %s or ConfigMap object", fc.Line, describeKind(fc), ConfigKind)
+		}
 		rl.FunctionConfig = yaml.NewRNode(fc)
 	}
 	return root, rl, nil
@@ -271,8 +302,27 @@ func lookupKey(m *yaml.Node, key string) *yaml.Node {
 	return v
 }
 
+// functionConfigSpan is the functionConfig entry of a block-style
+// ResourceList, as a span that removes it: orchestrators ignore a function's
+// functionConfig output, and echoing it would repeat what it may hold
+// (a mirror written with credentials) on stdout.
+func functionConfigSpan(s *source, root *yaml.Node) []span {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value != "functionConfig" {
+			continue
+		}
+		start, end := s.LineStart(root.Content[i].Line), len(s.src)
+		if i+2 < len(root.Content) {
+			end = s.LineStart(root.Content[i+2].Line)
+		}
+		return []span{{off: start, end: end}}
+	}
+	return nil
+}
+
 // writeResourceList re-encodes the items one by one (linear, unlike one
-// large yaml.v3 document), then functionConfig and results.
+// large yaml.v3 document), then the results; the functionConfig is not
+// written back (see functionConfigSpan).
 func writeResourceList(out io.Writer, root *yaml.Node, rl *framework.ResourceList, procErr error) error {
 	var b bytes.Buffer
 	apiVersion, kind := "config.kubernetes.io/v1", "ResourceList"
@@ -293,12 +343,6 @@ func writeResourceList(out io.Writer, root *yaml.Node, rl *framework.ResourceLis
 		}
 		wide := it.GetAnnotations()[kioutil.SeqIndentAnnotation] == string(yaml.WideSequenceStyle)
 		if err := writeIndented(&b, it.YNode(), "- ", "  ", wide); err != nil {
-			return err
-		}
-	}
-	if rl.FunctionConfig != nil && !rl.FunctionConfig.IsNilOrEmpty() {
-		b.WriteString("functionConfig:\n")
-		if err := writeIndented(&b, rl.FunctionConfig.YNode(), "  ", "  ", false); err != nil {
 			return err
 		}
 	}
@@ -344,5 +388,8 @@ func seqIndent(wide bool) yaml.SequenceIndentStyle {
 	return yaml.CompactSequenceStyle
 }
 
-// IsReported reports whether err was already printed to stderr as results.
-func IsReported(err error) bool { return errors.Is(err, errResults) }
+// IsReported reports whether err was already printed to stderr and the results.
+func IsReported(err error) bool {
+	var r reportedError
+	return errors.Is(err, errResults) || errors.As(err, &r)
+}

@@ -237,12 +237,22 @@ func TestGolden(t *testing.T) {
 			if status != 0 {
 				return
 			}
-			// Idempotence: the output's items, run again, come back unchanged.
+			// Idempotence: the output's items, run again with the same
+			// functionConfig (the output does not carry it), come back unchanged.
 			out, err := yaml.Parse(stdout)
 			if err != nil {
 				t.Fatal(err)
 			}
 			_ = out.PipeE(yaml.Clear("results"))
+			if fc := readOptional(t, filepath.Join(dir, "_fnconfig.yaml")); fc != nil {
+				cfg, err := yaml.Parse(string(fc))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := out.PipeE(yaml.SetField("functionConfig", cfg)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			again, err := out.String()
 			if err != nil {
 				t.Fatal(err)

@@ -21,9 +21,10 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/yamlsrc"
 )
 
 // Edits are made by splicing new scalars into the original bytes: kyaml
@@ -36,73 +37,118 @@ type span struct {
 	text     string
 }
 
-// source maps node positions (1-based line, column in characters) to byte
-// offsets. lineDelta and colDelta translate positions of a document embedded
-// in a literal block scalar into positions of the enclosing file.
+// source maps node positions to byte offsets (yamlsrc counts lines and
+// columns as yaml.v3 does: CR, NEL, LS and PS end lines too, a byte order
+// mark is no column). lineDelta and colDelta translate positions of a
+// document embedded in a literal block scalar into positions of the
+// enclosing file.
 type source struct {
-	src        []byte
-	lineStarts []int
-	lineDelta  int
-	colDelta   int
+	*yamlsrc.Source
+	src       []byte
+	lineDelta int
+	colDelta  int
 }
 
-func newSource(src []byte) *source {
-	s := &source{src: src, lineStarts: []int{0}}
-	for i, b := range src {
-		if b == '\n' {
-			s.lineStarts = append(s.lineStarts, i+1)
-		}
+func newSource(src []byte) (*source, error) {
+	s, err := yamlsrc.New(src)
+	if err != nil {
+		return nil, err
 	}
-	return s
+	return &source{Source: s, src: src}, nil
+}
+
+// shifted is s for a document embedded at (lineDelta, colDelta).
+func (s *source) shifted(lineDelta, colDelta int) *source {
+	return &source{Source: s.Source, src: s.src, lineDelta: lineDelta, colDelta: colDelta}
 }
 
 func (s *source) offset(line, col int) (int, error) {
-	line += s.lineDelta
-	col += s.colDelta
-	if line < 1 || line > len(s.lineStarts) {
-		return 0, fmt.Errorf("line %d is outside the file", line)
-	}
-	off := s.lineStarts[line-1]
-	for i := 1; i < col; i++ {
-		if off >= len(s.src) || s.src[off] == '\n' {
-			return 0, fmt.Errorf("column %d is outside line %d", col, line)
-		}
-		_, size := utf8.DecodeRune(s.src[off:])
-		off += size
-	}
-	return off, nil
-}
-
-// newline is the file's line ending ("\r\n" when its first line has one).
-func (s *source) newline() string {
-	if i := bytes.IndexByte(s.src, '\n'); i > 0 && s.src[i-1] == '\r' {
-		return "\r\n"
-	}
-	return "\n"
+	return s.Offset(line+s.lineDelta, col+s.colDelta)
 }
 
 // nextLine is the offset of the line after the one containing off.
 func (s *source) nextLine(off int) int {
-	if i := bytes.IndexByte(s.src[off:], '\n'); i >= 0 {
-		return off + i + 1
+	if line := s.lineOf(off); line < s.Lines() {
+		return s.LineStart(line + 1)
 	}
 	return len(s.src)
 }
 
-// scalarInner is the byte range of a scalar's text inside its quotes, and the
-// quote style, checked against the node's value.
+// lineOf is the line holding off (binary search over line starts).
+func (s *source) lineOf(off int) int {
+	lo, hi := 1, s.Lines()
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if s.LineStart(mid) <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// skipProperties returns the offset of a node's content: its anchor
+// ("&app"), tag ("!!str", "!<tag:yaml.org,2002:str>", "!local") and the
+// white space, line breaks and comments after them are skipped, since a
+// node's position is that of its first property.
+func (s *source) skipProperties(off int) int {
+	return s.skipProps(off, true)
+}
+
+// skipProps skips properties, and line breaks and comments after them only
+// when crossLines is set (an empty value ends where its line does).
+func (s *source) skipProps(off int, crossLines bool) int {
+	for off < len(s.src) {
+		switch c := s.src[off]; {
+		case c == '&' || c == '!':
+			if c == '!' && off+1 < len(s.src) && s.src[off+1] == '<' {
+				for off < len(s.src) && s.src[off] != '>' {
+					off++
+				}
+				off++
+				continue
+			}
+			for off < len(s.src) && !isBlank(s.src[off]) && s.src[off] != ',' && s.src[off] != '}' && s.src[off] != ']' {
+				off++
+			}
+		case c == ' ' || c == '\t':
+			off++
+		case crossLines && (c == '\n' || c == '\r'):
+			off++
+		case crossLines && c == '#':
+			off = s.nextLine(off)
+		default:
+			return off
+		}
+	}
+	return off
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// hasProperties reports whether a node carries an anchor or a written tag.
+func hasProperties(n *yaml.Node) bool {
+	return n.Anchor != "" || n.Style&yaml.TaggedStyle != 0
+}
+
+// scalarInner is the byte range of a scalar's text inside its quotes,
+// checked against the node's value.
 func (s *source) scalarInner(n *yaml.Node) (off, end int, err error) {
 	off, err = s.offset(n.Line, n.Column)
 	if err != nil {
 		return 0, 0, err
 	}
+	if hasProperties(n) {
+		off = s.skipProperties(off)
+	}
 	rest := s.src[off:]
 	switch {
 	case n.Style&yaml.DoubleQuotedStyle != 0 || n.Style&yaml.SingleQuotedStyle != 0:
-		q := rest[0]
-		if q != '"' && q != '\'' {
+		if len(rest) == 0 || (rest[0] != '"' && rest[0] != '\'') {
 			return 0, 0, fmt.Errorf("line %d: expected a quoted scalar", n.Line+s.lineDelta)
 		}
+		q := rest[0]
 		i := bytes.IndexByte(rest[1:], q)
 		if i < 0 || string(rest[1:1+i]) != n.Value {
 			return 0, 0, fmt.Errorf("line %d: quoted scalar with escapes cannot be edited in place", n.Line+s.lineDelta)
@@ -111,23 +157,44 @@ func (s *source) scalarInner(n *yaml.Node) (off, end int, err error) {
 	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
 		return 0, 0, fmt.Errorf("line %d: block scalar cannot be edited in place: write the image on one line", n.Line+s.lineDelta)
 	}
-	if !bytes.HasPrefix(rest, []byte(n.Value)) {
-		return 0, 0, fmt.Errorf("line %d: scalar %q does not match the file", n.Line+s.lineDelta, n.Value)
+	if !bytes.HasPrefix(rest, []byte(n.Value)) || plainContinues(rest[len(n.Value):]) {
+		return 0, 0, fmt.Errorf("line %d: scalar %q does not match the file (a plain scalar on several lines?)", n.Line+s.lineDelta, n.Value)
 	}
 	return off, off + len(n.Value), nil
 }
 
-// setScalar replaces a scalar's text, keeping its quotes.
+// plainContinues reports whether the bytes after a plain scalar's value
+// still belong to it as written (a value folded over lines reads as one
+// line: its text in the file is not its value).
+func plainContinues(after []byte) bool {
+	if len(after) == 0 {
+		return false
+	}
+	switch after[0] {
+	case ' ', '\t', '\n', '\r', ',', ']', '}', '#':
+		return false
+	}
+	// NEL, LS, PS end a line too.
+	return !bytes.HasPrefix(after, []byte("\u0085")) && !bytes.HasPrefix(after, []byte("\u2028")) && !bytes.HasPrefix(after, []byte("\u2029"))
+}
+
+// setScalar replaces a scalar's text, keeping its quotes and properties.
 func (s *source) setScalar(n *yaml.Node, value string) (span, error) {
-	if n.Tag == "!!null" && (n.Value == "" || n.Value == "~" || n.Value == "null") && n.Style == 0 {
+	if n.Tag == "!!null" && n.Value == "" && n.Style&^yaml.TaggedStyle == 0 {
+		// An empty value ("digest:", "digest: &d") is where its line
+		// continues: the value is written there, after a space when the
+		// byte before it is the key's colon or a property.
 		off, err := s.offset(n.Line, n.Column)
 		if err != nil {
 			return span{}, err
 		}
-		if n.Value == "" {
-			return span{off: off, end: off, text: value}, nil
+		if hasProperties(n) {
+			off = s.skipProps(off, false)
 		}
-		return span{off: off, end: off + len(n.Value), text: value}, nil
+		if off > 0 && !isBlank(s.src[off-1]) {
+			value = " " + value
+		}
+		return span{off: off, end: off, text: value}, nil
 	}
 	off, end, err := s.scalarInner(n)
 	if err != nil {
@@ -151,15 +218,15 @@ func (s *source) addKey(m, afterKey, after *yaml.Node, key, value string) (span,
 	if after.Kind != yaml.ScalarNode || after.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 		return span{}, fmt.Errorf("line %d: cannot add %s after a multi-line value", after.Line+s.lineDelta, key)
 	}
-	off, err := s.offset(after.Line, after.Column)
+	_, end, err := s.scalarInner(after)
 	if err != nil {
 		return span{}, err
 	}
-	at := s.nextLine(off)
+	at := s.nextLine(end)
 	indent := strings.Repeat(" ", afterKey.Column-1+s.colDelta)
-	nl := s.newline()
+	nl := s.Newline()
 	text := indent + key + ": " + value + nl
-	if at == len(s.src) && len(s.src) > 0 && s.src[len(s.src)-1] != '\n' {
+	if at == len(s.src) && len(s.src) > 0 && s.lineOf(len(s.src)) == s.lineOf(end) {
 		text = nl + indent + key + ": " + value
 	}
 	return span{off: at, end: at, text: text}, nil

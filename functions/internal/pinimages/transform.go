@@ -35,7 +35,9 @@ import (
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/imageref"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/lock"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/pin"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/redact"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/registry"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/yamlsrc"
 )
 
 // Resource is one input object and where it came from.
@@ -75,6 +77,23 @@ func (r *Report) HasErrors() bool {
 	return false
 }
 
+// parsedRefs remembers parses: 20,000 fields often name 500 references.
+type parsedRefs map[string]parsedRef
+
+type parsedRef struct {
+	ref imageref.Ref
+	err error
+}
+
+func (p parsedRefs) parse(s string) (imageref.Ref, error) {
+	if r, ok := p[s]; ok {
+		return r.ref, r.err
+	}
+	ref, err := imageref.Parse(s)
+	p[s] = parsedRef{ref: ref, err: err}
+	return ref, err
+}
+
 // occurrence is a field with its resource and parsed reference.
 type occurrence struct {
 	res   *Resource
@@ -86,11 +105,26 @@ type occurrence struct {
 	err   *registry.Error
 	// errField names the sub-field an error is about (e.g. ".tag").
 	errField string
+	// lockEntry marks an entry of the lock checked in verify mode.
+	lockEntry bool
 }
 
-// Transform runs the pin engine over the image fields of resources. now
-// stamps new lock entries (nil: time.Now).
-func Transform(ctx context.Context, resources []*Resource, s Settings, resolver registry.Resolver, lk *lock.Lock, now func() time.Time) (*Report, error) {
+// Input is what a run looks at.
+type Input struct {
+	Resources []*Resource
+	// Lock is the run's lock (nil: none); the engine updates it in place.
+	Lock *lock.Lock
+	// LockResource is the ImageLock object the lock was read from, for the
+	// results of its entries (verify mode checks them too).
+	LockResource *Resource
+}
+
+// Transform runs the pin engine over the image fields of the resources (and,
+// in verify mode, the lock's entries). now stamps new lock entries (nil:
+// time.Now). Results hold no credential: they pass through the run's
+// secrets (Settings.Registry.Secrets).
+func Transform(ctx context.Context, in Input, s Settings, resolver registry.Resolver, now func() time.Time) (*Report, error) {
+	resources, lk := in.Resources, in.Lock
 	before := []byte(nil)
 	if lk != nil {
 		b, err := lk.Marshal()
@@ -101,8 +135,17 @@ func Transform(ctx context.Context, resources []*Resource, s Settings, resolver 
 	}
 	rep := &Report{}
 	var occs []*occurrence
+	refs := parsedRefs{}
 	for _, r := range resources {
 		if skipResource(r.Node) {
+			continue
+		}
+		// A duplicated key makes the object mean different things to
+		// different readers: nothing of it is decided.
+		if dups := yamlsrc.DuplicateKeys(r.Node.YNode()); len(dups) > 0 {
+			for _, d := range dups {
+				rep.Results = append(rep.Results, result(r, nil, framework.Error, d.Error(), nil, nil))
+			}
 			continue
 		}
 		fields, err := FindFields(r.Node, s.FieldSpecs)
@@ -111,8 +154,12 @@ func Transform(ctx context.Context, resources []*Resource, s Settings, resolver 
 			continue
 		}
 		for _, f := range fields {
-			occs = append(occs, s.prepare(r, f))
+			occs = append(occs, s.prepare(r, f, refs))
 		}
+	}
+	fieldCount := len(occs)
+	if s.Mode == pin.Verify && lk != nil {
+		occs = append(occs, lockOccurrences(lk, in.LockResource, s.Platform)...)
 	}
 
 	var reqs []pin.Request
@@ -131,9 +178,14 @@ func Transform(ctx context.Context, resources []*Resource, s Settings, resolver 
 	}
 	rep.Lock, rep.Stats = newLock, stats
 
-	counts := map[string]int{}
-	for _, o := range occs {
-		s.decide(rep, o, outcomes, counts)
+	verdicts := make([]verdict, len(occs))
+	for i, o := range occs {
+		verdicts[i] = s.verdict(o, outcomes)
+	}
+	refuseSharedConflicts(occs, verdicts)
+	counts, changed := map[string]int{}, map[*yaml.Node]bool{}
+	for i, o := range occs {
+		rep.record(o, verdicts[i], counts, changed)
 	}
 	after, err := newLock.Marshal()
 	if err != nil {
@@ -141,8 +193,56 @@ func Transform(ctx context.Context, resources []*Resource, s Settings, resolver 
 	}
 	// Without a lock in the input there is nothing to update.
 	rep.LockChanged = lk != nil && string(after) != string(before)
-	rep.Results = append(rep.Results, summary(s, len(occs), counts, stats, rep))
+	rep.Results = append(rep.Results, summary(s, fieldCount, len(occs)-fieldCount, counts, stats, rep))
+	redactResults(rep.Results, s.Registry.Secrets)
 	return rep, nil
+}
+
+// lockOccurrences makes each lock entry an occurrence of its own, pinned to
+// the entry's digest, so verify checks it like any pin: its tag must still
+// serve that digest (drift otherwise) and the digest must exist.
+func lockOccurrences(lk *lock.Lock, res *Resource, platform string) []*occurrence {
+	if res == nil {
+		res = &Resource{Node: yaml.NewMapRNode(&map[string]string{})}
+		res.Node.SetKind(lock.Kind)
+		res.Node.SetApiVersion(lock.APIVersion)
+		_ = res.Node.SetName(lk.Name)
+	}
+	var out []*occurrence
+	for _, e := range lk.Entries() {
+		i, ok := lk.Index(e.Key())
+		path := fmt.Sprintf("spec.images[image=%s].digest", e.Image)
+		if ok {
+			path = fmt.Sprintf("spec.images[%d].digest", i)
+		}
+		o := &occurrence{res: res, lockEntry: true,
+			field: &Field{Path: path, Kind: StringField, Node: &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: e.Digest}}}
+		ref, err := imageref.Parse(e.Image)
+		if err != nil { // the lock decoder refused such entries already
+			o.err = classifyParse(e.Image, err)
+			out = append(out, o)
+			continue
+		}
+		o.ref = ref.WithDigest(e.Digest, false)
+		o.req = pin.Request{Ref: o.ref, Platform: e.Platform}
+		out = append(out, o)
+	}
+	return out
+}
+
+// redactResults removes the run's secrets from every result.
+func redactResults(results framework.Results, secrets *redact.Secrets) {
+	for _, r := range results {
+		r.Message = secrets.Text(r.Message)
+		if f := r.Field; f != nil {
+			if v, ok := f.CurrentValue.(string); ok {
+				f.CurrentValue = secrets.Text(v)
+			}
+			if v, ok := f.ProposedValue.(string); ok {
+				f.ProposedValue = secrets.Text(v)
+			}
+		}
+	}
 }
 
 // skipResource leaves out local-config objects (Kptfile, ImageLock, function
@@ -155,11 +255,18 @@ func skipResource(n *yaml.RNode) bool {
 }
 
 // prepare parses a field and decides whether it is skipped.
-func (s Settings) prepare(r *Resource, f *Field) *occurrence {
+func (s Settings) prepare(r *Resource, f *Field, refs parsedRefs) *occurrence {
 	o := &occurrence{res: r, field: f}
 	o.skip = s.skipReason(r.Node, f)
+	if f.Problem != "" {
+		o.err = &registry.Error{Code: "not an image reference", Detail: f.Problem}
+		if f.Kind == ObjectField {
+			o.err.Code = "not an image object"
+		}
+		return o
+	}
 	if f.Kind == StringField {
-		ref, err := imageref.Parse(f.Node.Value)
+		ref, err := refs.parse(f.Node.Value)
 		if err != nil {
 			o.err = classifyParse(f.Node.Value, err)
 			return o
@@ -196,7 +303,7 @@ func classifyParse(value string, err error) *registry.Error {
 	}
 	detail := strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid image reference %q: ", value))
 	return &registry.Error{Code: "invalid image reference", Ref: value, Detail: fmt.Sprintf("%q: %s", value, detail),
-		Hint: "write the image as [registry/]repository[:tag][@sha256:digest] in lower case"}
+		Hint: "write the image as [registry[:port]/]repository[:tag][@sha256:digest], the repository in lower case"}
 }
 
 func digestError(ref string, de *imageref.DigestError) *registry.Error {
@@ -226,7 +333,7 @@ func (s Settings) skipReason(n *yaml.RNode, f *Field) string {
 }
 
 func hasSkipComment(f *Field) bool {
-	nodes := []*yaml.Node{f.Node, f.Key}
+	nodes := []*yaml.Node{f.Node, f.Key, f.Alias}
 	if f.Kind == ObjectField {
 		nodes = append(nodes, f.Node.Content...)
 	}
@@ -268,17 +375,23 @@ func readObject(f *Field) (*objectRef, imageref.Ref, string, *registry.Error) {
 	k := f.keys
 	o := &objectRef{}
 	for _, rk := range k.repo {
-		if key, v := field(f.Node, rk); v != nil && v.Value != "" {
-			o.repo = v.Value
-			o.lastKey, o.last = key, v
-			break
+		key, v := field(f.Node, rk)
+		if v = deref(v); v == nil || v.Value == "" && v.Kind == yaml.ScalarNode {
+			continue
 		}
+		if problem := notAString(v); problem != "" {
+			return o, imageref.Ref{}, "." + rk, &registry.Error{Code: "invalid image object", Detail: rk + ": not an image reference: " + problem, Hint: "set " + rk + " to the image's repository"}
+		}
+		o.repo = v.Value
+		o.lastKey, o.last = key, v
+		break
 	}
 	if o.repo == "" {
 		return o, imageref.Ref{}, "." + k.repo[0], &registry.Error{Code: "invalid image object", Detail: k.repo[0] + " is empty", Hint: "set " + k.repo[0]}
 	}
-	if key, v := field(f.Node, k.tag); v != nil && v.Tag != "!!null" {
-		switch v.Tag {
+	if key, v := field(f.Node, k.tag); v != nil && deref(v).ShortTag() != "!!null" {
+		v = deref(v)
+		switch v.ShortTag() {
 		case "!!str", "!!int":
 			o.tag = v.Value
 			o.lastKey, o.last = key, v
@@ -288,11 +401,17 @@ func readObject(f *Field) (*objectRef, imageref.Ref, string, *registry.Error) {
 				Hint:   fmt.Sprintf("quote the tag: %s: %q", k.tag, v.Value)}
 		default:
 			return o, imageref.Ref{}, "." + k.tag, &registry.Error{Code: "invalid image object", Ref: o.repo,
-				Detail: fmt.Sprintf("tag %s is a YAML %s", v.Value, strings.TrimPrefix(v.Tag, "!!")), Hint: "quote the tag"}
+				Detail: fmt.Sprintf("tag %s is a YAML %s", v.Value, strings.TrimPrefix(v.ShortTag(), "!!")), Hint: "quote the tag"}
 		}
 	}
 	o.digestKey, o.digest0 = field(f.Node, k.digest)
-	if o.digest0 != nil && o.digest0.Tag != "!!null" {
+	o.digest0 = deref(o.digest0)
+	if o.digest0 != nil && o.digest0.ShortTag() != "!!null" {
+		if o.digest0.ShortTag() != "!!str" {
+			return o, imageref.Ref{}, "." + k.digest, &registry.Error{Code: "invalid image object", Ref: o.repo,
+				Detail: fmt.Sprintf("digest %s is a YAML %s, not a string", o.digest0.Value, strings.TrimPrefix(o.digest0.ShortTag(), "!!")),
+				Hint:   "write the digest as sha256: followed by 64 lower-case hex digits, or remove it"}
+		}
 		o.digest = o.digest0.Value
 	}
 	if o.digest != "" {
@@ -338,24 +457,30 @@ func (o *occurrence) path() string {
 	return o.field.Path
 }
 
-// decide turns the engine's outcome into a result and, where needed, a change.
-func (s Settings) decide(rep *Report, o *occurrence, outcomes map[string]*pin.Outcome, counts map[string]int) {
-	add := func(sev framework.Severity, msg string, proposed any) {
-		rep.Results = append(rep.Results, result(o.res, o, sev, msg, o.value(), proposed))
-		counts[string(sev)]++
-	}
+// verdict is what the run decides for one occurrence: its result and, when
+// something is to be written, its change.
+type verdict struct {
+	sev      framework.Severity
+	msg      string
+	proposed any
+	change   *Change
+	// counted are the summary counters it adds to, besides its severity.
+	counted []string
+}
+
+// verdict turns the engine's outcome into a result and, where needed, a change.
+func (s Settings) verdict(o *occurrence, outcomes map[string]*pin.Outcome) verdict {
 	if o.err != nil {
-		add(framework.Error, errMessage(o.err), nil)
-		return
+		return verdict{sev: framework.Error, msg: errMessage(o.err)}
+	}
+	if o.lockEntry {
+		return lockVerdict(o, outcomes[o.req.ID()], s.FailOnDrift)
 	}
 	if violation := s.registryViolation(o.ref); violation != "" {
-		add(framework.Error, violation, nil)
-		return
+		return verdict{sev: framework.Error, msg: violation}
 	}
 	if o.skip != "" {
-		counts["skipped"]++
-		add(framework.Info, "skipped: "+o.skip, nil)
-		return
+		return verdict{sev: framework.Info, msg: "skipped: " + o.skip, counted: []string{"skipped"}}
 	}
 	out := outcomes[o.req.ID()]
 	switch out.Status {
@@ -364,18 +489,17 @@ func (s Settings) decide(rep *Report, o *occurrence, outcomes map[string]*pin.Ou
 		if o.field.Kind == StringField {
 			newValue = o.ref.WithDigest(out.Digest, s.DropTag).String()
 		}
-		rep.Changes = append(rep.Changes, Change{Resource: o.res, Field: o.field, Old: o.value(), New: newValue})
-		counts[string(out.Status)]++
+		v := verdict{sev: framework.Info, proposed: newValue, counted: []string{string(out.Status)},
+			change: &Change{Resource: o.res, Field: o.field, Old: o.value(), New: newValue}}
 		if out.Source == pin.FromLock {
-			counts["fromLock"]++
+			v.counted = append(v.counted, "fromLock")
 		}
-		msg := fmt.Sprintf("pinned %s to %s (from %s)", o.ref.Original, out.Digest, out.Source)
+		v.msg = fmt.Sprintf("pinned %s to %s (from %s)", o.ref.Original, out.Digest, out.Source)
 		if out.Status == pin.Updated {
-			msg = fmt.Sprintf("tag %q moved: pin updated from %s to %s", o.ref.EffectiveTag(), o.ref.Digest, out.Digest)
+			v.msg = fmt.Sprintf("tag %q moved: pin updated from %s to %s", o.ref.EffectiveTag(), o.ref.Digest, out.Digest)
 		}
-		add(framework.Info, msg, newValue)
+		return v
 	case pin.Kept:
-		counts["kept"]++
 		msg := "already pinned"
 		if out.Source == pin.FromRegistry {
 			msg = "pin verified: the registry serves " + out.Digest + " for " + o.ref.EffectiveTag()
@@ -383,27 +507,99 @@ func (s Settings) decide(rep *Report, o *occurrence, outcomes map[string]*pin.Ou
 				msg = "pin verified: the registry has " + out.Digest
 			}
 		}
-		add(framework.Info, msg, nil)
+		return verdict{sev: framework.Info, msg: msg, counted: []string{"kept"}}
 	case pin.Unpinned:
 		proposed := o.ref.WithDigest(out.Digest, s.DropTag).String()
 		if o.field.Kind == ObjectField {
 			proposed = out.Digest
 		}
-		msg := fmt.Sprintf("not pinned: the registry serves %s — run `pin-images pin -w` or mode resolve to pin it", out.Digest)
-		sev := framework.Warning
 		if s.RequireDigests {
-			sev = framework.Error
-			msg = fmt.Sprintf("not pinned and policy.requireDigests is set: the registry serves %s — run `pin-images pin -w` or mode resolve to pin it", out.Digest)
+			return verdict{sev: framework.Error, proposed: proposed,
+				msg: fmt.Sprintf("not pinned and policy.requireDigests is set: the registry serves %s — run `pin-images pin -w` or mode resolve to pin it", out.Digest)}
 		}
-		add(sev, msg, proposed)
+		return verdict{sev: framework.Warning, proposed: proposed,
+			msg: fmt.Sprintf("not pinned: the registry serves %s — run `pin-images pin -w` or mode resolve to pin it", out.Digest)}
 	case pin.Drifted:
 		sev := framework.Warning
 		if s.FailOnDrift {
 			sev = framework.Error
 		}
-		add(sev, errMessage(out.Err), out.Current)
-	case pin.Failed:
-		add(framework.Error, errMessage(out.Err), nil)
+		return verdict{sev: sev, msg: errMessage(out.Err), proposed: out.Current}
+	default: // pin.Failed
+		return verdict{sev: framework.Error, msg: errMessage(out.Err)}
+	}
+}
+
+// lockVerdict is verify's verdict on a lock entry: a drift or an error like
+// any pin's, never a change.
+func lockVerdict(o *occurrence, out *pin.Outcome, failOnDrift bool) verdict {
+	switch out.Status {
+	case pin.Kept:
+		return verdict{sev: framework.Info, msg: "lock entry verified: the registry serves " + out.Digest + " for " + o.ref.EffectiveTag(), counted: []string{"kept"}}
+	case pin.Drifted:
+		sev := framework.Warning
+		if failOnDrift {
+			sev = framework.Error
+		}
+		return verdict{sev: sev, msg: strings.Replace(errMessage(out.Err), "the pin says", "the lock says", 1), proposed: out.Current}
+	default:
+		return verdict{sev: framework.Error, msg: errMessage(out.Err)}
+	}
+}
+
+// refuseSharedConflicts handles fields that are one node (YAML aliases of
+// one anchor): writing the node changes all of them, so it is written only
+// when every one of them gets the same change, and refused otherwise.
+func refuseSharedConflicts(occs []*occurrence, verdicts []verdict) {
+	byNode := map[*yaml.Node][]int{}
+	for i, o := range occs {
+		byNode[o.field.Node] = append(byNode[o.field.Node], i)
+	}
+	for node, group := range byNode {
+		if len(group) < 2 {
+			continue
+		}
+		intent := func(i int) string {
+			if c := verdicts[i].change; c != nil {
+				return "pinned to " + c.New
+			}
+			return "not changed (" + strings.TrimSuffix(verdicts[i].msg, ".") + ")"
+		}
+		first := intent(group[0])
+		same := true
+		for _, i := range group[1:] {
+			same = same && intent(i) == first
+		}
+		if same {
+			continue
+		}
+		for _, i := range group {
+			if verdicts[i].change == nil {
+				continue
+			}
+			var others []string
+			for _, j := range group {
+				if intent(j) != intent(i) {
+					others = append(others, occs[j].path()+" is "+intent(j))
+				}
+			}
+			verdicts[i] = verdict{sev: framework.Error, msg: fmt.Sprintf(
+				"the image is written once, at line %d, and reached through YAML aliases by fields that are not pinned alike (%s): pinning it here would change them all — write the image out in each place, or skip all of them",
+				node.Line, strings.Join(others, "; "))}
+		}
+	}
+}
+
+// record adds a verdict to the report; a node already changed (the same
+// anchor reached again) is not changed twice.
+func (rep *Report) record(o *occurrence, v verdict, counts map[string]int, changed map[*yaml.Node]bool) {
+	rep.Results = append(rep.Results, result(o.res, o, v.sev, v.msg, o.value(), v.proposed))
+	for _, c := range v.counted {
+		counts[c]++
+	}
+	if v.change != nil && !changed[o.field.Node] {
+		changed[o.field.Node] = true
+		rep.Changes = append(rep.Changes, *v.change)
 	}
 }
 
@@ -466,10 +662,19 @@ func fileOf(r *Resource) string {
 	return ann[kioutil.LegacyPathAnnotation]
 }
 
-func summary(s Settings, fields int, c map[string]int, st pin.Stats, rep *Report) *framework.Result {
+func summary(s Settings, fields, lockEntries int, c map[string]int, st pin.Stats, rep *Report) *framework.Result {
+	// Severities are counted over every result: some (a duplicate key, an
+	// unreadable embedded document) belong to no image field.
+	bySeverity := map[framework.Severity]int{}
+	for _, r := range rep.Results {
+		bySeverity[r.Severity]++
+	}
 	msg := fmt.Sprintf("pin-images %s: %d image fields: %d pinned (%d from lock), %d updated, %d kept, %d skipped; %d warnings, %d errors; %d registry lookups for %d distinct references",
 		s.Mode, fields, c[string(pin.Pinned)], c["fromLock"], c[string(pin.Updated)], c["kept"], c["skipped"],
-		c[string(framework.Warning)], c[string(framework.Error)], st.Lookups, st.Requests)
+		bySeverity[framework.Warning], bySeverity[framework.Error], st.Lookups, st.Requests)
+	if lockEntries > 0 {
+		msg += fmt.Sprintf("; %d lock entries checked", lockEntries)
+	}
 	if rep.LockChanged {
 		msg += fmt.Sprintf("; lock updated (%d entries)", rep.Lock.Len())
 	}
@@ -492,7 +697,11 @@ func StderrLines(results framework.Results) []string {
 			b.WriteString(r.File.Path + ": ")
 		}
 		if r.ResourceRef != nil {
-			b.WriteString(r.ResourceRef.Kind + "/" + r.ResourceRef.Name + " ")
+			b.WriteString(r.ResourceRef.Kind + "/" + r.ResourceRef.Name)
+			if r.Field == nil {
+				b.WriteString(":")
+			}
+			b.WriteString(" ")
 		}
 		if r.Field != nil {
 			b.WriteString(r.Field.Path + ": ")

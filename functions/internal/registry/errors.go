@@ -25,11 +25,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/redact"
 )
 
 // Code classifies a registry failure by what the user has to do about it.
@@ -53,6 +54,11 @@ const (
 	Unreachable Code = "registry unreachable"
 	// Timeout: the run's deadline passed before the registry answered.
 	Timeout Code = "timeout"
+	// Interrupted: the run was stopped (Ctrl-C, SIGTERM) before the registry answered.
+	Interrupted Code = "interrupted"
+	// InvalidAnswer: the registry (or something in front of it) answered
+	// with something that is not a manifest, or with digests that disagree.
+	InvalidAnswer Code = "invalid registry answer"
 	// RateLimited: the registry kept answering 429 after the retries.
 	RateLimited Code = "rate limited"
 	// PlatformNotFound: the image has no manifest for the requested platform.
@@ -104,20 +110,54 @@ var hints = map[Code]string{
 	NotLocked:        "run `pin-images lock` (or mode resolve) to add it to the lock, then commit the lock",
 	Unreachable:      "check the registry host and port, that it is up, and HTTPS_PROXY/NO_PROXY",
 	Timeout:          "raise the timeout, lower concurrency, or check the registry's health",
+	Interrupted:      "nothing was written; run pin-images again",
+	InvalidAnswer:    "check the registry address, HTTPS_PROXY and that no login page, captive portal or broken cache answers for the registry; use verifyContent (--verify-content) for registries you do not trust",
 	RateLimited:      "authenticate (anonymous Docker Hub pulls are limited), use a mirror, or lower concurrency",
 	PlatformNotFound: "pick a platform the image is built for, or leave platform empty to pin the index",
 	Failed:           "check the registry's logs and the reference",
 }
 
-// NewError builds a classified error with the standard hint.
+// NewError builds a classified error with the standard hint. The detail is
+// redacted by pattern here (no run's secrets are at hand: the resolver and
+// the output remove those) and trimmed, since it may quote a response body.
 func NewError(code Code, ref, detail string) *Error {
-	return &Error{Code: code, Ref: ref, Detail: Sanitize(detail), Hint: hints[code]}
+	return newError(code, ref, detail, nil)
+}
+
+// newError removes secrets before the detail is cut, so that no part of a
+// secret survives at the cut.
+func newError(code Code, ref, detail string, secrets *redact.Secrets) *Error {
+	return &Error{Code: code, Ref: ref, Detail: excerpt(secrets.Text(detail)), Hint: hints[code]}
+}
+
+// maxDetail bounds a detail: response bodies quoted in errors (a login
+// page, a 64 KiB error body) are cut to a readable excerpt on one line.
+const maxDetail = 400
+
+func excerpt(s string) string {
+	if strings.ContainsAny(s, "\r\n\t") {
+		s = strings.Join(strings.Fields(s), " ")
+	}
+	s = strings.TrimSpace(s)
+	if len(s) <= maxDetail {
+		return s
+	}
+	cut := maxDetail
+	for cut > 0 && s[cut]&0xC0 == 0x80 { // not inside a UTF-8 sequence
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // Classify turns a go-containerregistry or network error into an *Error.
 // hasNetwork reports whether any non-loopback interface exists; a network
 // failure without one is "network required" (a container run with --network none).
 func Classify(ref string, err error, hasNetwork func() bool) *Error {
+	return classify(ref, err, hasNetwork, nil)
+}
+
+// classify is Classify removing the run's secrets from the detail.
+func classify(ref string, err error, hasNetwork func() bool, secrets *redact.Secrets) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		if e.Ref == "" {
@@ -131,48 +171,52 @@ func Classify(ref string, err error, hasNetwork func() bool) *Error {
 	// registries go-containerregistry also tries plain HTTP, and that
 	// attempt's answer (400 from the TLS port) would hide the real cause.
 	if detail, ok := certificateError(err); ok {
-		e := NewError(Unreachable, ref, detail)
+		e := newError(Unreachable, ref, detail, secrets)
 		e.Hint = "the registry's certificate is not trusted: add its CA to caBundle (--ca-file), or list the registry under insecureRegistries"
 		return e
 	}
+	var aerr *answerError
+	if errors.As(err, &aerr) {
+		return newError(InvalidAnswer, ref, aerr.msg, secrets)
+	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
-		return classifyStatus(ref, terr)
+		return classifyStatus(ref, terr, secrets)
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return NewError(Timeout, ref, "the registry did not answer before the run's deadline")
+		return newError(Timeout, ref, "the registry did not answer before the run's deadline", secrets)
 	case errors.Is(err, context.Canceled):
-		return NewError(Timeout, ref, "the run was cancelled")
+		return newError(Interrupted, ref, "", secrets)
 	case isNetworkError(err):
 		if hasNetwork != nil && !hasNetwork() {
-			return NewError(NetworkRequired, ref, "")
+			return newError(NetworkRequired, ref, "", secrets)
 		}
-		return NewError(Unreachable, ref, err.Error())
+		return newError(Unreachable, ref, err.Error(), secrets)
 	}
-	return NewError(Failed, ref, err.Error())
+	return newError(Failed, ref, err.Error(), secrets)
 }
 
-func classifyStatus(ref string, terr *transport.Error) *Error {
+func classifyStatus(ref string, terr *transport.Error, secrets *redact.Secrets) *Error {
 	for _, d := range terr.Errors {
 		switch d.Code {
 		case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode:
-			return NewError(ManifestUnknown, ref, string(d.Code))
+			return newError(ManifestUnknown, ref, string(d.Code), secrets)
 		case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
-			return NewError(Unauthorized, ref, terr.Error())
+			return newError(Unauthorized, ref, terr.Error(), secrets)
 		case transport.TooManyRequestsErrorCode:
-			return NewError(RateLimited, ref, terr.Error())
+			return newError(RateLimited, ref, terr.Error(), secrets)
 		}
 	}
 	switch terr.StatusCode {
 	case http.StatusNotFound:
-		return NewError(ManifestUnknown, ref, terr.Error())
+		return newError(ManifestUnknown, ref, terr.Error(), secrets)
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return NewError(Unauthorized, ref, terr.Error())
+		return newError(Unauthorized, ref, terr.Error(), secrets)
 	case http.StatusTooManyRequests:
-		return NewError(RateLimited, ref, terr.Error())
+		return newError(RateLimited, ref, terr.Error(), secrets)
 	}
-	return NewError(Failed, ref, terr.Error())
+	return newError(Failed, ref, terr.Error(), secrets)
 }
 
 // certificateError reports a failed TLS certificate verification in err,
@@ -214,21 +258,6 @@ func isNetworkError(err error) bool {
 	var urlErr *url.Error
 	return errors.As(err, &opErr) || errors.As(err, &dnsErr) || errors.Is(err, syscall.ECONNREFUSED) ||
 		(errors.As(err, &urlErr) && !errors.Is(err, context.DeadlineExceeded))
-}
-
-var (
-	userinfoRE = regexp.MustCompile(`(://)[^/@\s]+@`)
-	secretRE   = regexp.MustCompile(`(?i)((?:access_token|refresh_token|password|token)=)[^&\s"]+`)
-	bearerRE   = regexp.MustCompile(`(?i)((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+`)
-)
-
-// Sanitize removes credentials from an error text: URL userinfo, token and
-// password query parameters, and Authorization header values.
-func Sanitize(s string) string {
-	s = userinfoRE.ReplaceAllString(s, "${1}")
-	s = secretRE.ReplaceAllString(s, "${1}REDACTED")
-	s = bearerRE.ReplaceAllString(s, "${1}REDACTED")
-	return strings.TrimSpace(s)
 }
 
 // HasExternalNetwork reports whether any up, non-loopback interface has an

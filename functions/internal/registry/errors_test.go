@@ -22,6 +22,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -58,5 +59,22 @@ func TestClassifyReportsAnUntrustedCertificate(t *testing.T) {
 				t.Errorf("Detail %q reports the http fallback instead of the certificate", got.Detail)
 			}
 		})
+	}
+}
+
+func TestNewError_quotedBodiesAreTrimmedToOneLine(t *testing.T) {
+	body := "<html>\n<head><title>Bad Gateway</title></head>\n" + strings.Repeat("<p>filler ü</p>\n", 4000) + "</html>"
+	e := NewError(Failed, "r", "unexpected status code 502 Bad Gateway: "+body)
+	if strings.ContainsAny(e.Detail, "\n\r") {
+		t.Errorf("Detail has line breaks: %q", e.Detail[:80])
+	}
+	if n := len(e.Detail); n > maxDetail+len("…") {
+		t.Errorf("Detail is %d bytes, want at most %d", n, maxDetail+len("…"))
+	}
+	if !strings.HasPrefix(e.Detail, "unexpected status code 502 Bad Gateway: <html> <head>") || !strings.HasSuffix(e.Detail, "…") {
+		t.Errorf("Detail = %q", e.Detail)
+	}
+	if !utf8.ValidString(e.Detail) {
+		t.Errorf("Detail was cut inside a character: %q", e.Detail)
 	}
 }

@@ -503,6 +503,19 @@ func TestResolveAndExistsErrors(t *testing.T) {
 		wantCode(t, err, registry.NetworkRequired)
 	})
 
+	t.Run("a run stopped while the registry is slow is Interrupted, not Timeout", func(t *testing.T) {
+		proxy := registrytest.NewProxy(t, reg.Host)
+		held, release := proxy.Hold()
+		defer release()
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() {
+			<-held
+			cancel() // what Ctrl-C does to the run's context
+		}()
+		_, err := r.Resolve(ctx, parseRef(t, proxy.Host+"/team/app:1"), "")
+		wantCode(t, err, registry.Interrupted)
+	})
+
 	t.Run("a deadline that passes while the registry is slow is Timeout", func(t *testing.T) {
 		proxy := registrytest.NewProxy(t, reg.Host)
 		proxy.SetDelay(2 * time.Second)

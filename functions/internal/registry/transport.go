@@ -17,17 +17,21 @@ limitations under the License.
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/imageref"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/redact"
 )
 
 // RetryPolicy bounds how the transport retries 429 and 5xx answers.
@@ -66,6 +70,9 @@ func retryable(status int) bool {
 // retryTransport retries retryable statuses with exponential backoff, waiting
 // what Retry-After asks for when the registry says (go-containerregistry's own
 // retry ignores Retry-After, so it is switched off in favour of this one).
+// A connection reset and a manifest body cut short are retried the same way.
+// Manifest bodies are read here, bounded, so a truncated one can be asked
+// for again.
 type retryTransport struct {
 	inner  http.RoundTripper
 	policy RetryPolicy
@@ -77,19 +84,35 @@ var _ http.RoundTripper = (*retryTransport)(nil)
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
 		resp, err := t.inner.RoundTrip(req)
-		if err != nil || !retryable(resp.StatusCode) || attempt >= t.policy.Attempts {
-			return resp, err
-		}
-		// A request with a body can only be re-sent when it can be rewound.
-		if req.Body != nil && req.GetBody == nil {
+		last := attempt >= t.policy.Attempts || !rewindable(req)
+		wait := t.backoff(attempt, "")
+		switch {
+		case err != nil:
+			if last || !connectionDropped(err) || req.Context().Err() != nil {
+				return nil, err
+			}
+		case retryable(resp.StatusCode):
+			if last {
+				return resp, nil
+			}
+			if wait = t.backoff(attempt, resp.Header.Get("Retry-After")); wait > t.policy.MaxWait {
+				return resp, nil // the registry asks for longer than we wait: report it
+			}
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
+			_ = resp.Body.Close()
+		case req.Method == http.MethodGet && resp.StatusCode == http.StatusOK && isManifestRequest(req):
+			body, rerr := readManifest(resp)
+			if rerr == nil {
+				resp.Body = io.NopCloser(bytes.NewReader(body))
+				return resp, nil
+			}
+			var aerr *answerError
+			if last || errors.As(rerr, &aerr) || req.Context().Err() != nil {
+				return nil, cutShort(req, resp, body, rerr)
+			}
+		default:
 			return resp, nil
 		}
-		wait := t.backoff(attempt, resp.Header.Get("Retry-After"))
-		if wait > t.policy.MaxWait {
-			return resp, nil // the registry asks for longer than we wait: report it
-		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
-		_ = resp.Body.Close()
 		if err := sleep(req.Context(), wait); err != nil {
 			return nil, err
 		}
@@ -102,6 +125,44 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body = body
 		}
 	}
+}
+
+// rewindable reports whether req can be sent again: it has no body, or one
+// that can be rewound.
+func rewindable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// connectionDropped reports a connection the registry (or a middlebox)
+// reset or closed before answering: worth another try, like a 5xx.
+func connectionDropped(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// readManifest reads a manifest body of at most maxManifest bytes.
+func readManifest(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
+	if err != nil {
+		return body, err
+	}
+	if len(body) > maxManifest {
+		return nil, badAnswer("registry %s answered GET %s with more than %d MiB, not a manifest", resp.Request.URL.Host, resp.Request.URL.Path, maxManifest>>20)
+	}
+	return body, nil
+}
+
+func cutShort(req *http.Request, resp *http.Response, body []byte, err error) error {
+	var aerr *answerError
+	if errors.As(err, &aerr) {
+		return err
+	}
+	of := ""
+	if resp.ContentLength >= 0 {
+		of = fmt.Sprintf(" of %d", resp.ContentLength)
+	}
+	return badAnswer("registry %s answered GET %s with a body cut short after %d%s bytes (%v)", req.URL.Host, req.URL.Path, len(body), of, err)
 }
 
 // backoff is Retry-After when given (seconds or an HTTP date), else Base·2^(attempt-1).
@@ -193,4 +254,53 @@ func newTransport(caBundle []byte, insecureHosts []string, policy RetryPolicy, n
 		rt = &hostRouter{secure: base, insecure: skip, hosts: hosts}
 	}
 	return &retryTransport{inner: rt, policy: policy.withDefaults(), now: now}, nil
+}
+
+// maxRedirects bounds the redirects one request may follow, as net/http's
+// default policy does; go-containerregistry's own redirect check has no
+// bound, so a redirect loop would run until the deadline.
+const maxRedirects = 10
+
+// guardTransport sits between go-containerregistry and the retrying
+// transport. It refuses redirect loops, records the credentials sent (so a
+// server that echoes them cannot make pin-images print them) and the headers
+// of manifest answers (for the answer checks).
+type guardTransport struct {
+	inner   http.RoundTripper
+	secrets *redact.Secrets
+}
+
+var _ http.RoundTripper = (*guardTransport)(nil)
+
+func (t *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := redirectProblem(req); err != nil {
+		return nil, err
+	}
+	if auth := req.Header.Get("Authorization"); auth != "" {
+		if _, value, ok := strings.Cut(auth, " "); ok {
+			t.secrets.Add(value)
+		}
+	}
+	resp, err := t.inner.RoundTrip(req)
+	if err == nil {
+		record(req, resp)
+	}
+	return resp, err
+}
+
+// redirectProblem reports a request that follows a redirect loop or more
+// than maxRedirects redirects. net/http sets Response on the requests it
+// makes to follow a redirect, and that response's Request is the previous hop.
+func redirectProblem(req *http.Request) error {
+	hops := 0
+	for prev := req.Response; prev != nil && prev.Request != nil; prev = prev.Request.Response {
+		hops++
+		if prev.Request.URL.String() == req.URL.String() {
+			return badAnswer("registry %s answered %s %s with a redirect loop (%d redirects back to it)", req.URL.Host, req.Method, req.URL.Path, hops)
+		}
+	}
+	if hops > maxRedirects {
+		return badAnswer("registry %s answered %s %s after more than %d redirects", req.URL.Host, req.Method, req.URL.Path, maxRedirects)
+	}
+	return nil
 }

@@ -114,7 +114,7 @@ func Start(t testing.TB, opts Options) *Registry {
 	case AuthBasic:
 		cfg.Htpasswd = writeHtpasswd(t, cfg.Dir, r.Username, r.Password)
 	case AuthToken:
-		r.tokens = startTokenServer(t, r.Username, r.Password, cert)
+		r.tokens = startTokenServer(t, r.Username, r.Password, cert, opts.EchoCredentials)
 		writeFile(t, cfg.Dir, "issuer.crt", r.tokens.certPEM())
 		cfg.TokenRealm = r.tokens.realm
 	}

@@ -54,6 +54,7 @@ type Proxy struct {
 	Host string
 
 	srv      *httptest.Server
+	target   *url.URL
 	upstream http.Handler
 	delay    atomic.Int64 // time.Duration
 	requests atomic.Int64
@@ -63,6 +64,10 @@ type Proxy struct {
 	failLeft   int
 	failStatus int
 	retryAfter string
+	fault      Fault
+	faultLeft  int           // manifest requests the fault still applies to; <0: all
+	hold       chan struct{} // closed by the release func of Hold
+	held       chan struct{} // closed when the first request waits on hold
 }
 
 // NewProxy starts a proxy on a free 127.0.0.1 port in front of upstreamHost
@@ -70,16 +75,8 @@ type Proxy struct {
 func NewProxy(t testing.TB, upstreamHost string) *Proxy {
 	t.Helper()
 	target := &url.URL{Scheme: "http", Host: upstreamHost}
-	p := &Proxy{byMethod: map[string]int64{}}
-	p.upstream = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host
-		},
-		// Upstream failures already reach the client as 502; logging them
-		// would only add noise, e.g. when a benchmark cancels requests.
-		ErrorLog: log.New(io.Discard, "", 0),
-	}
+	p := &Proxy{byMethod: map[string]int64{}, target: target}
+	p.upstream = p.reverseProxy(nil)
 	p.srv = httptest.NewServer(p)
 	p.URL = p.srv.URL
 	p.Host = strings.TrimPrefix(p.srv.URL, "http://")
@@ -104,7 +101,29 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRegistryError(w, status, errorCode(status), "injected by registrytest proxy")
 		return
 	}
+	if !p.waitHold(r) {
+		return
+	}
+	if f := p.takeFault(r); f != NoFault {
+		p.serveFault(w, r, f)
+		return
+	}
 	p.upstream.ServeHTTP(w, r)
+}
+
+// reverseProxy forwards to the upstream registry, letting modify change the
+// upstream's answer first (nil: forward it untouched).
+func (p *Proxy) reverseProxy(modify func(*http.Response) error) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(p.target)
+			pr.Out.Host = pr.In.Host
+		},
+		ModifyResponse: modify,
+		// Upstream failures already reach the client as 502; logging them
+		// would only add noise, e.g. when a benchmark cancels requests.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
 }
 
 // SetDelay makes the proxy sleep d before handling each request.
@@ -144,6 +163,11 @@ func (p *Proxy) Reset() {
 	p.requests.Store(0)
 	clear(p.byMethod)
 	p.failLeft = 0
+	p.fault, p.faultLeft = NoFault, 0
+	if p.hold != nil {
+		close(p.hold)
+		p.hold = nil
+	}
 }
 
 // Close stops the proxy; it is also registered with t.Cleanup and may be

@@ -69,6 +69,10 @@ type Options struct {
 	// Addr, when set, is the fixed host:port to listen on (for examples
 	// written against localhost:5000); a busy port is a test failure.
 	Addr string
+	// EchoCredentials makes the token server (AuthToken) quote the
+	// credentials it received, base64 part decoded, when it refuses them,
+	// as careless token services do in their error messages.
+	EchoCredentials bool
 }
 
 // Registry describes a running test registry.

@@ -54,6 +54,8 @@ type tokenServer struct {
 	key      *rsa.PrivateKey
 	certDER  []byte // self-signed cert for key; docker-registry's rootcertbundle
 	requests atomic.Int64
+	// echo makes a refused login quote the credentials it received.
+	echo bool
 }
 
 // accessEntry is one element of the JWT "access" claim.
@@ -78,10 +80,10 @@ type tokenClaims struct {
 // "localhost": go-containerregistry rejects loopback IP-literal realms that
 // differ from the registry host (an SSRF guard), while host names pass.
 // With cert != nil it serves HTTPS, as a TLS registry requires.
-func startTokenServer(t testing.TB, username, password string, cert *serverCert) *tokenServer {
+func startTokenServer(t testing.TB, username, password string, cert *serverCert, echo bool) *tokenServer {
 	t.Helper()
 	key, certDER := newSigningCert(t)
-	ts := &tokenServer{username: username, password: password, key: key, certDER: certDER}
+	ts := &tokenServer{username: username, password: password, key: key, certDER: certDER, echo: echo}
 	ts.srv = httptest.NewUnstartedServer(http.HandlerFunc(ts.serveToken))
 	scheme := "http"
 	if cert != nil {
@@ -109,7 +111,11 @@ func (ts *tokenServer) serveToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		// Anonymous clients must fail so tests can exercise "unauthorized".
 		w.Header().Set("WWW-Authenticate", `Basic realm="test-token"`)
-		writeRegistryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "token server requires valid basic credentials")
+		msg := "token server requires valid basic credentials"
+		if ts.echo {
+			msg += ": " + echo(r.Header.Get("Authorization"))
+		}
+		writeRegistryError(w, http.StatusUnauthorized, "UNAUTHORIZED", msg)
 		return
 	}
 	now := time.Now()

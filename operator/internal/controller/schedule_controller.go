@@ -79,7 +79,10 @@ var _ reconcile.Reconciler = (*ScheduleReconciler)(nil)
 // The CronJob and manual run Jobs block the Schedule's deletion (see
 // playbooks/finalizers).
 // +kubebuilder:rbac:groups=ansible.cloud37.dev,resources=schedules/finalizers,verbs=update
-// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch
+// delete on cronjobs: the operator deletes none, but changing an object's
+// ownerReferences (adopting the Python operator's CronJob sets
+// blockOwnerDeletion) needs it under OwnerReferencesPermissionEnforcement.
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch;delete
 
 // SetupWithManager registers the reconciler and its field index.
 func (r *ScheduleReconciler) SetupWithManager(mgr ctrl.Manager) error {

@@ -182,6 +182,7 @@ func (c *liveCluster) namespace(t *testing.T, prefix string) string {
 		if t.Failed() {
 			t.Logf("kubectl describe pods -n %s:\n%s", name, c.kubectl(t, "", "describe", "pods", "-n", name).stdout)
 			t.Logf("kubectl get events -n %s:\n%s", name, c.kubectl(t, "", "get", "events", "-n", name, "--sort-by=.lastTimestamp").stdout)
+			t.Logf("kubectl get repositories,playbooks,schedules -n %s -o yaml:\n%s", name, c.kubectl(t, "", "get", "repositories,playbooks,schedules", "-n", name, "-o", "yaml").stdout)
 		}
 		_ = c.client.Delete(ctx, ns)
 	})
@@ -261,10 +262,7 @@ func (c *liveCluster) apply(t *testing.T, objs []*unstructured.Unstructured, own
 			}
 		}
 		if crdsFirst {
-			testenv.Eventually(t, "the CRDs established", 30*time.Second, func() (bool, string) {
-				r := c.kubectl(t, "", "wait", "--for=condition=Established", "--timeout=1s", "crd/repositories.ansible.cloud37.dev", "crd/playbooks.ansible.cloud37.dev", "crd/schedules.ansible.cloud37.dev")
-				return r.err == nil, r.String()
-			})
+			c.waitEstablished(t)
 		}
 	}
 }

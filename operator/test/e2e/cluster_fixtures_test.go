@@ -29,6 +29,7 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -320,6 +321,37 @@ func countedSince(before, after map[string]float64) float64 {
 		n += v - before[k]
 	}
 	return n
+}
+
+// leaderMetrics scrapes the replica that holds the leader Lease.
+func (c *liveCluster) leaderMetrics(t *testing.T) map[string][]promtext.Sample {
+	t.Helper()
+	lease := &coordinationv1.Lease{}
+	if err := c.client.Get(context.Background(), client.ObjectKey{Namespace: operatorNamespace, Name: "ansible-playbook-operator.ansible.cloud37.dev"}, lease); err != nil {
+		t.Fatal(err)
+	}
+	holder := ptr.Deref(lease.Spec.HolderIdentity, "")
+	for _, p := range c.operatorPods(t) {
+		if strings.HasPrefix(holder, p.Name+"_") {
+			return scrape(t, fmt.Sprintf("http://%s/metrics", net.JoinHostPort(p.Status.PodIP, "8080")))
+		}
+	}
+	t.Fatalf("no operator pod holds the Lease (holder %q)", holder)
+	return nil
+}
+
+// sampleValue is the value of the series with exactly labels (0 if none).
+func sampleValue(samples []promtext.Sample, labels map[string]string) float64 {
+	for _, s := range samples {
+		match := len(s.Labels) == len(labels)
+		for k, v := range labels {
+			match = match && s.Labels[k] == v
+		}
+		if match {
+			return s.Value
+		}
+	}
+	return 0
 }
 
 // metricsThroughVIP scrapes the metrics Service's ClusterIP once: kube-proxy

@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -214,6 +215,16 @@ func TestCluster_runNow(t *testing.T) {
 	if len(c.metricsThroughVIP(t)) == 0 {
 		t.Error("the metrics Service's ClusterIP served no ansible_operator_job_runs_total")
 	}
+	// The Python operator's label values, which its dashboards select.
+	leader := c.leaderMetrics(t)
+	for name, labels := range map[string]map[string]string{
+		"ansible_operator_job_runs_total":  {"kind": "Playbook", "result": "success"},
+		"ansible_operator_reconcile_total": {"kind": "Playbook", "result": "started"},
+	} {
+		if v := sampleValue(leader[name], labels); v < 1 {
+			t.Errorf("the leader's %s%v is %v, want the Python operator's label values counting", name, labels, v)
+		}
+	}
 }
 
 const checksPlaybook = `- hosts: all
@@ -301,6 +312,41 @@ func TestCluster_runs(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the Python operator's vault path in an ansible.cfg", func(t *testing.T) {
+		t.Parallel()
+		ns := c.namespace(t, "e2e-vault-path")
+		dir := t.TempDir()
+		pw, vars := filepath.Join(dir, "pw"), filepath.Join(dir, "vault.yml")
+		if err := os.WriteFile(pw, []byte("vault-pass-5678\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(vars, []byte("vault_secret: from-the-vault\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("ansible-vault", "encrypt", "--vault-password-file", pw, vars).CombinedOutput(); err != nil {
+			t.Fatalf("ansible-vault: %v\n%s", err, out)
+		}
+		encrypted := string(must(os.ReadFile(vars)))
+		src := gittest.NewRepo(t, map[string]string{"site.yml": checksPlaybook, "vault.yml": encrypted,
+			// What a repository written for the Python operator carries.
+			"ansible.cfg":         "[defaults]\nvault_password_file = /vault-password/password\n",
+			"inventory/hosts.ini": "local ansible_connection=local\n"})
+		if err := c.client.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vault", Namespace: ns}, StringData: map[string]string{"password": "vault-pass-5678\n"}}); err != nil {
+			t.Fatal(err)
+		}
+		expected := []byte(`{"expected_tricky": "x", "tricky": "x", "plain": "spec value"}`)
+		f := c.createRun(t, ns, gittest.StartDaemon(t, src.Bare(t), gittest.On(c.hostIP)), nil, func(pb *ansiblev1alpha1.Playbook) {
+			pb.Spec.AnsibleCfgPath = "ansible.cfg"
+			pb.Spec.ExtraVars = &apiextensionsv1.JSON{Raw: expected}
+			pb.Spec.Secrets = &ansiblev1alpha1.PlaybookSecrets{VaultPasswordSecretRef: &ansiblev1alpha1.LocalObjectReference{Name: "vault"}}
+			pb.Spec.Execution = &ansiblev1alpha1.ExecutionOptions{Tags: []string{"checks"}}
+		})
+		c.runNow(t, f.pb, "vault-path")
+		run := c.waitRuns(t, f.pb, 1, 3*time.Minute)[0]
+		if run.Result != ansiblev1alpha1.RunSucceeded {
+			t.Errorf("run %+v, want the vault decrypted through /vault-password/password; log:\n%s", run, c.logs(t, ns, c.runPod(t, ns, run.JobName).Name, jobs.ExecutorContainerName))
+		}
+	})
 	t.Run("ssh with a key and known_hosts; a failing task is recorded", func(t *testing.T) {
 		t.Parallel()
 		ns := c.namespace(t, "e2e-run-ssh")
@@ -336,4 +382,155 @@ func TestCluster_runs(t *testing.T) {
 			return n == 1, fmt.Sprintf("%d events", n)
 		})
 	})
+}
+
+// TestCluster_credentialsForAnsible: ansible-galaxy in the real executor
+// image installs a role from a second private repository on the
+// Repository's own git server with the Repository's credentials
+// (spec.auth.passToAnsible, default true): a token and a basic-auth
+// password with a space over https (~/.netrc, read by the image's curl
+// through git), a key and known_hosts over ssh (the image's OpenSSH, the
+// key copied from the Secret mount). With passToAnsible false the same
+// requirements file fails with RequirementsFailed.
+func TestCluster_credentialsForAnsible(t *testing.T) {
+	c := useCluster(t)
+	c.ensureOperator(t)
+	const token, password = "tok-for-ansible-9Q7w", "pa ss word"
+	served := t.TempDir() // bare repositories side by side: one server serves them all
+	role := gittest.NewRepo(t, map[string]string{
+		"meta/main.yml":  "galaxy_info:\n  author: e2e\n  description: private role\n  license: MIT\n  min_ansible_version: '2.14'\ndependencies: []\n",
+		"tasks/main.yml": "- ansible.builtin.debug:\n    msg: from the private role\n",
+	})
+	roleBare := role.BareAt(t, filepath.Join(served, "role.git"))
+	site := func(name, requirement string) string {
+		r := gittest.NewRepo(t, map[string]string{
+			"site.yml":            "- hosts: all\n  gather_facts: false\n  roles: [private_role]\n",
+			"inventory/hosts.ini": "localhost ansible_connection=local\n",
+			"requirements.yml":    "roles:\n  - name: private_role\n    src: " + requirement + "\n    version: main\n",
+		})
+		return r.BareAt(t, filepath.Join(served, name+".git"))
+	}
+	tokenURL := gittest.StartHTTP(t, roleBare, "oauth2", token, gittest.On(c.hostIP))
+	basicURL := gittest.StartHTTP(t, roleBare, "alice", password, gittest.On(c.hostIP))
+	sshd := gittest.StartSSHD(t, roleBare, gittest.On(c.hostIP))
+	tokenSite := strings.TrimSuffix(tokenURL, "role.git") + filepath.Base(site("token-site", "git+"+tokenURL))
+	basicSite := strings.TrimSuffix(basicURL, "role.git") + filepath.Base(site("basic-site", "git+"+basicURL))
+	sshSite := strings.Replace(sshd.URL, roleBare, site("ssh-site", "git+"+sshd.URL), 1)
+
+	cases := map[string]struct {
+		url    string
+		method ansiblev1alpha1.AuthMethod
+		secret map[string][]byte
+		off    bool
+		want   ansiblev1alpha1.RunResult
+		reason string
+	}{
+		"https token":                                      {url: tokenSite, method: ansiblev1alpha1.AuthMethodToken, secret: map[string][]byte{"token": []byte(token)}, want: ansiblev1alpha1.RunSucceeded},
+		"https basic auth, a password with spaces":         {url: basicSite, method: ansiblev1alpha1.AuthMethodHTTPS, secret: map[string][]byte{"username": []byte("alice"), "password": []byte(password)}, want: ansiblev1alpha1.RunSucceeded},
+		"ssh key and known_hosts":                          {url: sshSite, method: ansiblev1alpha1.AuthMethodSSH, secret: map[string][]byte{"ssh-privatekey": sshd.ClientKey}, want: ansiblev1alpha1.RunSucceeded},
+		"passToAnsible false: the role cannot be fetched": {url: tokenSite, method: ansiblev1alpha1.AuthMethodToken, secret: map[string][]byte{"token": []byte(token)}, off: true, want: ansiblev1alpha1.RunFailed, reason: "RequirementsFailed"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ns := c.namespace(t, "e2e-galaxy")
+			objs := []client.Object{&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git", Namespace: ns}, Data: tc.secret}}
+			if tc.method == ansiblev1alpha1.AuthMethodSSH {
+				objs = append(objs, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "known-hosts", Namespace: ns}, Data: map[string]string{"known_hosts": string(sshd.KnownHosts)}})
+			}
+			for _, o := range objs {
+				if err := c.client.Create(context.Background(), o); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := c.createRun(t, ns, tc.url, func(r *ansiblev1alpha1.Repository) {
+				r.Spec.Auth = &ansiblev1alpha1.RepositoryAuth{Method: tc.method, SecretRef: &ansiblev1alpha1.LocalObjectReference{Name: "git"}}
+				if tc.off {
+					r.Spec.Auth.PassToAnsible = ptr.To(false)
+				}
+				if tc.method == ansiblev1alpha1.AuthMethodSSH {
+					r.Spec.SSH = &ansiblev1alpha1.RepositorySSH{KnownHostsConfigMapRef: &ansiblev1alpha1.LocalObjectReference{Name: "known-hosts"}}
+				}
+			}, nil)
+			c.runNow(t, f.pb, "galaxy")
+			run := c.waitRuns(t, f.pb, 1, 3*time.Minute)[0]
+			out := c.logs(t, ns, c.runPod(t, ns, run.JobName).Name, jobs.ExecutorContainerName)
+			if run.Result != tc.want || (tc.reason != "" && run.Reason != tc.reason) {
+				t.Errorf("run %+v, want %s %s; log:\n%s", run, tc.want, tc.reason, out)
+			}
+			if tc.want == ansiblev1alpha1.RunSucceeded && !strings.Contains(out, "from the private role") {
+				t.Errorf("the private role did not run:\n%s", out)
+			}
+			for _, v := range tc.secret {
+				if tc.method != ansiblev1alpha1.AuthMethodSSH && strings.Contains(out, string(v)) {
+					t.Errorf("a credential appears in the run's log")
+				}
+			}
+		})
+	}
+}
+
+// TestCluster_unreachableGitHost: with the deployed operator, a Repository
+// on a git host that accepts connections and never answers does not keep
+// the others waiting: they become Ready while its connection is still
+// held open.
+func TestCluster_unreachableGitHost(t *testing.T) {
+	c := useCluster(t)
+	c.ensureOperator(t)
+	ctx := context.Background()
+	ns := c.namespace(t, "e2e-blackhole")
+	hole, err := net.Listen("tcp", net.JoinHostPort(c.hostIP, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan net.Conn, 16)
+	go func() {
+		for {
+			conn, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			held <- conn // accepted, never answered
+		}
+	}()
+	t.Cleanup(func() {
+		hole.Close()
+		for len(held) > 0 {
+			(<-held).Close()
+		}
+	})
+	dead := &ansiblev1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: "unreachable", Namespace: ns},
+		Spec: ansiblev1alpha1.RepositorySpec{URL: "git://" + hole.Addr().String() + "/site.git", Branch: "main"}}
+	if err := c.client.Create(ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the operator connected to the unreachable host", 30*time.Second, func() (bool, string) {
+		return len(held) > 0, "no connection yet"
+	})
+	src := gittest.NewRepo(t, map[string]string{"site.yml": clusterPlaybook, "inventory/hosts.ini": "localhost ansible_connection=local\n"})
+	url := gittest.StartDaemon(t, src.Bare(t), gittest.On(c.hostIP))
+	var good []*ansiblev1alpha1.Repository
+	for i := range 6 {
+		r := &ansiblev1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("reachable-%d", i), Namespace: ns},
+			Spec: ansiblev1alpha1.RepositorySpec{URL: url, Branch: "main"}}
+		if err := c.client.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		good = append(good, r)
+	}
+	for _, r := range good {
+		c.waitCondition(t, r, ansiblev1alpha1.ReadyCondition, metav1.ConditionTrue, 90*time.Second)
+	}
+	// The order is the proof: the unreachable Repository's check, started
+	// first, has not ended (no verdict, its connection still held) when
+	// every other is Ready; behind one busy worker they would have waited
+	// for its timeout.
+	if err := c.client.Get(ctx, client.ObjectKeyFromObject(dead), dead); err != nil {
+		t.Fatal(err)
+	}
+	for _, cond := range dead.Status.Conditions {
+		if cond.Type == ansiblev1alpha1.ReadyCondition && cond.Status != metav1.ConditionUnknown {
+			t.Errorf("the unreachable Repository's check ended (%s %s: %s) before the others were Ready: they waited for it", cond.Status, cond.Reason, cond.Message)
+		}
+	}
 }

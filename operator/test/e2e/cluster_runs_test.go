@@ -425,9 +425,9 @@ func TestCluster_credentialsForAnsible(t *testing.T) {
 		want   ansiblev1alpha1.RunResult
 		reason string
 	}{
-		"https token":                                      {url: tokenSite, method: ansiblev1alpha1.AuthMethodToken, secret: map[string][]byte{"token": []byte(token)}, want: ansiblev1alpha1.RunSucceeded},
-		"https basic auth, a password with spaces":         {url: basicSite, method: ansiblev1alpha1.AuthMethodHTTPS, secret: map[string][]byte{"username": []byte("alice"), "password": []byte(password)}, want: ansiblev1alpha1.RunSucceeded},
-		"ssh key and known_hosts":                          {url: sshSite, method: ansiblev1alpha1.AuthMethodSSH, secret: map[string][]byte{"ssh-privatekey": sshd.ClientKey}, want: ansiblev1alpha1.RunSucceeded},
+		"https token": {url: tokenSite, method: ansiblev1alpha1.AuthMethodToken, secret: map[string][]byte{"token": []byte(token)}, want: ansiblev1alpha1.RunSucceeded},
+		"https basic auth, a password with spaces":        {url: basicSite, method: ansiblev1alpha1.AuthMethodHTTPS, secret: map[string][]byte{"username": []byte("alice"), "password": []byte(password)}, want: ansiblev1alpha1.RunSucceeded},
+		"ssh key and known_hosts":                         {url: sshSite, method: ansiblev1alpha1.AuthMethodSSH, secret: map[string][]byte{"ssh-privatekey": sshd.ClientKey}, want: ansiblev1alpha1.RunSucceeded},
 		"passToAnsible false: the role cannot be fetched": {url: tokenSite, method: ansiblev1alpha1.AuthMethodToken, secret: map[string][]byte{"token": []byte(token)}, off: true, want: ansiblev1alpha1.RunFailed, reason: "RequirementsFailed"},
 	}
 	for name, tc := range cases {

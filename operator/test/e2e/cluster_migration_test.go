@@ -200,6 +200,12 @@ func (c *liveCluster) pythonObject(t *testing.T, ns, kind, name string, spec, st
 	if err := c.client.Create(ctx, u, client.FieldOwner("kopf")); err != nil {
 		t.Fatalf("create %s %s under the Python operator's CRD: %v", kind, name, err)
 	}
+	// Should the test fail before the operator released kopf's finalizer,
+	// the namespace could not be deleted.
+	t.Cleanup(func() {
+		patch := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`))
+		_ = c.client.Patch(context.Background(), u.DeepCopy(), patch)
+	})
 	u.Object["status"] = status
 	if err := c.client.Status().Update(ctx, u, client.FieldOwner("kopf")); err != nil {
 		t.Fatalf("write the Python operator's status of %s %s: %v", kind, name, err)

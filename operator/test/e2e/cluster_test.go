@@ -248,7 +248,8 @@ func (c *liveCluster) ensureOperator(t *testing.T) []*unstructured.Unstructured 
 }
 
 // apply server-side applies objs with field owner, CRDs first and waited
-// for, so that the CRs of the same render are accepted.
+// for, so that the CRs of the same render are accepted; objs are not
+// changed.
 func (c *liveCluster) apply(t *testing.T, objs []*unstructured.Unstructured, owner string) {
 	t.Helper()
 	ctx := context.Background()
@@ -257,7 +258,10 @@ func (c *liveCluster) apply(t *testing.T, objs []*unstructured.Unstructured, own
 			if (o.GetKind() == "CustomResourceDefinition") != crdsFirst {
 				continue
 			}
-			if err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner(owner), client.ForceOwnership); err != nil {
+			// A copy: Apply writes the server's answer (managedFields,
+			// resourceVersion) into the object, and the render is applied
+			// again by later tests.
+			if err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(o.DeepCopy()), client.FieldOwner(owner), client.ForceOwnership); err != nil {
 				t.Fatalf("apply %s %s: %v", o.GetKind(), o.GetName(), err)
 			}
 		}

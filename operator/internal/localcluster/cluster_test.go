@@ -177,17 +177,34 @@ func snapshotHost(t *testing.T, l Layout) hostSnapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Docker's containers come and go with other tests: a link attached to
+	// another bridge is not the node's.
 	for _, line := range strings.Split(links, "\n") {
-		if f := strings.Fields(line); len(f) > 1 {
-			s.Links = append(s.Links, strings.TrimSuffix(f[1], ":"))
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
 		}
+		if i := slices.Index(f, "master"); i >= 0 && i+1 < len(f) && f[i+1] != l.Bridge {
+			continue
+		}
+		s.Links = append(s.Links, strings.TrimSuffix(f[1], ":"))
 	}
 	mi, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Only mounts where the node mounts: Docker's, for instance, come and
+	// go with other tests.
+	ours := []string{l.StateDir, l.RunDir, "/proc/sys", "/run/netns", "/var/lib/kubelet"}
+	for _, m := range shadowMounts(l) {
+		ours = append(ours, m.target)
+	}
 	for _, line := range strings.Split(string(mi), "\n") {
-		if f := strings.Fields(line); len(f) > 4 {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		if strings.Contains(f[4], "/kubepods") || slices.ContainsFunc(ours, func(p string) bool { return f[4] == p || strings.HasPrefix(f[4], p+"/") }) {
 			s.Mounts = append(s.Mounts, f[4])
 		}
 	}

@@ -1,0 +1,151 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package pinimages
+
+import (
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/imageref"
+)
+
+// The scan closes the gap between where images are and where pin-images
+// looks: requireDigests and allowedRegistries would pass an image in a
+// field nobody declared. It reports every string that looks like an image
+// reference (it parses as one) under a key named image, or in a list under
+// a key named images, that is no known or declared field; container lists
+// in any kind at any depth are covered by the first rule. It never changes
+// what it finds and never asks a registry about it.
+//
+// Left out, because what they hold is not an image to pin: metadata (labels
+// and annotations are data), status (written by the cluster, never
+// applied), and the data, binaryData and stringData of ConfigMaps and
+// Secrets, unless declared embedded. Strings that are not references
+// (templates, prose) are not image-like.
+
+// scan collects the undeclared image-like fields of resources.
+type scan struct {
+	known map[*yaml.Node]bool // declared fields, and scan hits (an alias is reported once)
+	seen  map[*yaml.Node]bool // alias targets walked
+	emb   *Embedded
+	out   []*Field
+}
+
+// scanned is where the walk is: the result path, the path a fieldSpec
+// would write, and the container the node belongs to.
+type scanned struct {
+	path, spec, container string
+}
+
+func (s *scan) resource(root *yaml.Node, base string) {
+	if root == nil || root.Kind != yaml.MappingNode {
+		return
+	}
+	rn := yaml.NewRNode(root)
+	group, _, kind := gvk(rn)
+	dataKind := group == "" && (kind == "ConfigMap" || kind == "Secret")
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		switch k := root.Content[i].Value; {
+		case k == "metadata" || k == "status" || k == "apiVersion" || k == "kind":
+			continue
+		case dataKind && (k == "data" || k == "binaryData" || k == "stringData"):
+			continue
+		}
+		s.entry(root.Content[i], root.Content[i+1], scanned{path: base}, declareKind(group, kind))
+	}
+}
+
+// declareKind is the start of the fieldSpec that would declare a field of
+// the kind.
+func declareKind(group, kind string) string {
+	var b strings.Builder
+	if group != "" {
+		b.WriteString("group: " + group + ", ")
+	}
+	if kind != "" {
+		b.WriteString("kind: " + kind + ", ")
+	}
+	return b.String()
+}
+
+// entry looks at one mapping entry: the key's value is a hit, or is walked.
+func (s *scan) entry(k, v *yaml.Node, at scanned, kind string) {
+	here := scanned{path: joinPath(at.path, k.Value), spec: strings.TrimPrefix(at.spec+"/"+k.Value, "/"), container: at.container}
+	n := deref(v)
+	if n == nil {
+		return
+	}
+	switch {
+	case k.Value == "image" && n.Kind == yaml.ScalarNode:
+		s.hit(v, k, here, kind)
+		return
+	case k.Value == "images" && n.Kind == yaml.SequenceNode:
+		for i, c := range n.Content {
+			if dc := deref(c); dc != nil && dc.Kind == yaml.ScalarNode {
+				s.hit(c, nil, scanned{path: fmt.Sprintf("%s[%d]", here.path, i), spec: here.spec + "[]"}, kind)
+			}
+		}
+	}
+	containers := k.Value == "containers" || k.Value == "initContainers" || k.Value == "ephemeralContainers"
+	s.walk(v, here, kind, containers)
+}
+
+func (s *scan) walk(v *yaml.Node, at scanned, kind string, containers bool) {
+	n := v
+	if v.Kind == yaml.AliasNode {
+		if v.Alias == nil || s.seen[v.Alias] {
+			return
+		}
+		s.seen[v.Alias] = true
+		n = deref(v)
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			s.entry(n.Content[i], n.Content[i+1], at, kind)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			name := scalar(c, "name")
+			el := scanned{path: at.path + elem(i, name), spec: at.spec + "[]", container: at.container}
+			if containers {
+				el.container = name
+			}
+			s.walk(c, el, kind, false)
+		}
+	}
+}
+
+// hit records v when it is an image-like string in no known field.
+func (s *scan) hit(v, key *yaml.Node, at scanned, kind string) {
+	n := deref(v)
+	if n == nil || s.known[n] || n.ShortTag() != "!!str" || n.Value == "" {
+		return
+	}
+	if _, err := imageref.Parse(n.Value); err != nil {
+		return
+	}
+	s.known[n] = true
+	f := &Field{Path: at.path, Kind: StringField, Node: n, Key: key, Container: at.container, Embedded: s.emb,
+		Undeclared: true, Declare: "{" + kind + "path: " + at.spec + "}"}
+	if v.Kind == yaml.AliasNode {
+		f.Alias = v
+	}
+	s.out = append(s.out, f)
+}

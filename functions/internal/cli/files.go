@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/files"
@@ -345,12 +346,20 @@ func commit(ctx context.Context, txn *files.Txn, stderr io.Writer, suffix string
 	return nil
 }
 
-// printResults writes warnings, errors and the summary to stderr.
+// printResults writes the notes on the whole run (info results about no
+// resource, such as an ignored create:), warnings, errors and the summary
+// to stderr.
 func printResults(w io.Writer, rep *pinimages.Report) {
+	n := len(rep.Results)
+	for _, r := range rep.Results[:max(n-1, 0)] {
+		if r.Severity == framework.Info && r.ResourceRef == nil && r.Field == nil {
+			fmt.Fprintln(w, r.Message)
+		}
+	}
 	for _, line := range pinimages.StderrLines(rep.Results) {
 		fmt.Fprintln(w, line)
 	}
-	if n := len(rep.Results); n > 0 {
+	if n > 0 {
 		fmt.Fprintln(w, rep.Results[n-1].Message)
 	}
 }

@@ -717,11 +717,14 @@ func errMessage(e *registry.Error) string {
 
 func result(r *Resource, o *occurrence, sev framework.Severity, msg string, current, proposed any) *framework.Result {
 	res := &framework.Result{Message: msg, Severity: sev}
-	if r != nil {
+	// A kustomization without kind is named by its file alone.
+	if r != nil && r.Node.GetKind() != "" {
 		res.ResourceRef = &yaml.ResourceIdentifier{
 			TypeMeta: yaml.TypeMeta{APIVersion: r.Node.GetApiVersion(), Kind: r.Node.GetKind()},
 			NameMeta: yaml.NameMeta{Name: r.Node.GetName(), Namespace: r.Node.GetNamespace()},
 		}
+	}
+	if r != nil {
 		if file := fileOf(r); file != "" {
 			res.File = &framework.File{Path: file, Index: r.Index}
 		}

@@ -18,6 +18,7 @@ package pinimages
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -403,7 +404,7 @@ func podSpecFields(ps *yaml.Node, base string) []*Field {
 			name := scalar(c, "name")
 			if f := stringField(c, "image", base+"."+list+elem(i, name)+".image"); f != nil {
 				f.Container = name
-				f.at = fmt.Sprintf("%s.%s[%d].image", base, list, i)
+				f.at = base + "." + list + "[" + strconv.Itoa(i) + "].image"
 				out = append(out, f)
 			}
 		}

@@ -17,7 +17,6 @@ limitations under the License.
 package pinimages
 
 import (
-	"fmt"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -45,12 +44,17 @@ type scan struct {
 	seen  map[*yaml.Node]bool // alias targets walked
 	emb   *Embedded
 	out   []*Field
+	// at is the walk's position, one step per key or list element; the
+	// paths are made from it only for a hit (most nodes are none).
+	at   []step
+	base string
+	kind string // the start of the fieldSpec that would declare a hit
 }
 
-// scanned is where the walk is: the result path, the path a fieldSpec
-// would write, and the container the node belongs to.
-type scanned struct {
-	path, spec, container string
+type step struct {
+	key   string // "" for a list element
+	index int
+	name  string // the element's name
 }
 
 func (s *scan) resource(root *yaml.Node, base string) {
@@ -59,6 +63,7 @@ func (s *scan) resource(root *yaml.Node, base string) {
 	}
 	rn := yaml.NewRNode(root)
 	group, _, kind := gvk(rn)
+	s.base, s.kind, s.at = base, declareKind(group, kind), s.at[:0]
 	dataKind := group == "" && (kind == "ConfigMap" || kind == "Secret")
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		switch k := root.Content[i].Value; {
@@ -67,7 +72,7 @@ func (s *scan) resource(root *yaml.Node, base string) {
 		case dataKind && (k == "data" || k == "binaryData" || k == "stringData"):
 			continue
 		}
-		s.entry(root.Content[i], root.Content[i+1], scanned{path: base}, declareKind(group, kind))
+		s.entry(root.Content[i], root.Content[i+1])
 	}
 }
 
@@ -85,28 +90,31 @@ func declareKind(group, kind string) string {
 }
 
 // entry looks at one mapping entry: the key's value is a hit, or is walked.
-func (s *scan) entry(k, v *yaml.Node, at scanned, kind string) {
-	here := scanned{path: joinPath(at.path, k.Value), spec: strings.TrimPrefix(at.spec+"/"+k.Value, "/"), container: at.container}
+func (s *scan) entry(k, v *yaml.Node) {
 	n := deref(v)
 	if n == nil {
 		return
 	}
+	s.at = append(s.at, step{key: k.Value})
+	defer func() { s.at = s.at[:len(s.at)-1] }()
 	switch {
 	case k.Value == "image" && n.Kind == yaml.ScalarNode:
-		s.hit(v, k, here, kind)
+		s.hit(v, k)
 		return
 	case k.Value == "images" && n.Kind == yaml.SequenceNode:
 		for i, c := range n.Content {
 			if dc := deref(c); dc != nil && dc.Kind == yaml.ScalarNode {
-				s.hit(c, nil, scanned{path: fmt.Sprintf("%s[%d]", here.path, i), spec: here.spec + "[]"}, kind)
+				s.at = append(s.at, step{index: i})
+				s.hit(c, nil)
+				s.at = s.at[:len(s.at)-1]
 			}
 		}
+		return
 	}
-	containers := k.Value == "containers" || k.Value == "initContainers" || k.Value == "ephemeralContainers"
-	s.walk(v, here, kind, containers)
+	s.walk(v)
 }
 
-func (s *scan) walk(v *yaml.Node, at scanned, kind string, containers bool) {
+func (s *scan) walk(v *yaml.Node) {
 	n := v
 	if v.Kind == yaml.AliasNode {
 		if v.Alias == nil || s.seen[v.Alias] {
@@ -118,22 +126,19 @@ func (s *scan) walk(v *yaml.Node, at scanned, kind string, containers bool) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			s.entry(n.Content[i], n.Content[i+1], at, kind)
+			s.entry(n.Content[i], n.Content[i+1])
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			name := scalar(c, "name")
-			el := scanned{path: at.path + elem(i, name), spec: at.spec + "[]", container: at.container}
-			if containers {
-				el.container = name
-			}
-			s.walk(c, el, kind, false)
+			s.at = append(s.at, step{index: i, name: scalar(c, "name")})
+			s.walk(c)
+			s.at = s.at[:len(s.at)-1]
 		}
 	}
 }
 
 // hit records v when it is an image-like string in no known field.
-func (s *scan) hit(v, key *yaml.Node, at scanned, kind string) {
+func (s *scan) hit(v, key *yaml.Node) {
 	n := deref(v)
 	if n == nil || s.known[n] || n.ShortTag() != "!!str" || n.Value == "" {
 		return
@@ -142,10 +147,25 @@ func (s *scan) hit(v, key *yaml.Node, at scanned, kind string) {
 		return
 	}
 	s.known[n] = true
-	f := &Field{Path: at.path, Kind: StringField, Node: n, Key: key, Container: at.container, Embedded: s.emb,
-		Undeclared: true, Declare: "{" + kind + "path: " + at.spec + "}"}
+	path, spec, container := s.base, "", ""
+	for i, st := range s.at {
+		if st.key != "" {
+			path, spec = joinPath(path, st.key), strings.TrimPrefix(spec+"/"+st.key, "/")
+			continue
+		}
+		path, spec = path+elem(st.index, st.name), spec+"[]"
+		if i > 0 && isContainerList(s.at[i-1].key) {
+			container = st.name
+		}
+	}
+	f := &Field{Path: path, Kind: StringField, Node: n, Key: key, Container: container, Embedded: s.emb,
+		Undeclared: true, Declare: "{" + s.kind + "path: " + spec + "}"}
 	if v.Kind == yaml.AliasNode {
 		f.Alias = v
 	}
 	s.out = append(s.out, f)
+}
+
+func isContainerList(key string) bool {
+	return key == "containers" || key == "initContainers" || key == "ephemeralContainers"
 }

@@ -240,15 +240,15 @@ type embeddedDoc struct {
 }
 
 func (f *finder) add(fl *Field) {
-	if f.emb != nil {
-		fl.Embedded = f.emb
-		fl.Path = joinPath(f.base, fl.Path)
-	}
 	at := fl.at
 	if at == "" {
 		at = fl.Path
-	} else if f.emb != nil {
-		at = joinPath(f.base, at)
+	}
+	if f.base != "" {
+		fl.Path, at = joinPath(f.base, fl.Path), joinPath(f.base, at)
+	}
+	if f.emb != nil {
+		fl.Embedded = f.emb
 	}
 	p := place{path: at, node: fl.Node}
 	if f.seen[p] {
@@ -276,6 +276,17 @@ func (f *finder) resource(root *yaml.Node, kustomization bool) error {
 	}
 	obj := yaml.NewRNode(root)
 	group, version, kind := gvk(obj)
+	if items := listItems(root, kind); items != nil {
+		base := f.base
+		defer func() { f.base = base }()
+		for i, it := range items {
+			f.base = joinPath(base, "items["+strconv.Itoa(i)+"]")
+			if err := f.resource(it, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if path, ok := podSpecPaths[group+"/"+kind]; ok {
 		if ps := lookup(root, path...); ps != nil {
 			for _, fl := range podSpecFields(ps, strings.Join(path, ".")) {
@@ -321,6 +332,26 @@ func (f *finder) resource(root *yaml.Node, kustomization bool) error {
 		}
 	}
 	return nil
+}
+
+// listItems are the objects of a List (kind List, PodList, …: what
+// kubectl get -o yaml writes), which kustomize reads as its items; nil for
+// any other object.
+func listItems(root *yaml.Node, kind string) []*yaml.Node {
+	if !strings.HasSuffix(kind, "List") {
+		return nil
+	}
+	_, items := field(root, "items")
+	if items = deref(items); items == nil || items.Kind != yaml.SequenceNode {
+		return nil
+	}
+	out := make([]*yaml.Node, 0, len(items.Content))
+	for _, it := range items.Content {
+		if it = deref(it); it.Kind == yaml.MappingNode {
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 func specName(fs FieldSpec, i int) string {

@@ -17,6 +17,7 @@ limitations under the License.
 package pinimages
 
 import (
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -34,9 +35,21 @@ import (
 //
 // Left out, because what they hold is not an image to pin: metadata (labels
 // and annotations are data), status (written by the cluster, never
-// applied), and the data, binaryData and stringData of ConfigMaps and
-// Secrets, unless declared embedded. Strings that are not references
+// applied), the data, binaryData and stringData of ConfigMaps and Secrets,
+// unless declared embedded, and the kinds of unscanned. Strings that are not references
 // (templates, prose) are not image-like.
+
+// unscanned are kinds (group/kind, or a whole group/) whose image-like
+// strings are no images to run: a CRD's schema (kustomize's image
+// transformer skips CRDs too), kbld's own config (its image: keys are
+// matching rules and overrides) and imgpkg's ImagesLock, and kpt's records
+// of the functions that ran.
+var unscanned = map[string]bool{
+	"apiextensions.k8s.io/CustomResourceDefinition": true,
+	"kbld.k14s.io/":                true,
+	"imgpkg.carvel.dev/ImagesLock": true,
+	"kpt.dev/FunctionResultList":   true,
+}
 
 // scan collects the undeclared image-like fields of resources.
 type scan struct {
@@ -63,6 +76,15 @@ func (s *scan) resource(root *yaml.Node, base string) {
 	}
 	rn := yaml.NewRNode(root)
 	group, _, kind := gvk(rn)
+	if unscanned[group+"/"+kind] || unscanned[group+"/"] {
+		return
+	}
+	if items := listItems(root, kind); items != nil {
+		for i, it := range items {
+			s.resource(it, joinPath(base, "items["+strconv.Itoa(i)+"]"))
+		}
+		return
+	}
 	s.base, s.kind, s.at = base, declareKind(group, kind), s.at[:0]
 	dataKind := group == "" && (kind == "ConfigMap" || kind == "Secret")
 	for i := 0; i+1 < len(root.Content); i += 2 {
@@ -109,7 +131,7 @@ func (s *scan) entry(k, v *yaml.Node) {
 				s.at = s.at[:len(s.at)-1]
 			}
 		}
-		return
+		// a list of mappings ({image: …}) is walked like any list
 	}
 	s.walk(v)
 }

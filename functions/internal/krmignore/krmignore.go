@@ -22,6 +22,7 @@ limitations under the License.
 package krmignore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -88,15 +89,16 @@ func (m *Matcher) matcher(pkg string) (gitignore.IgnoreMatcher, error) {
 		return g, nil
 	}
 	name := filepath.Join(pkg, FileName)
-	f, err := os.Open(name)
+	// Read whole, so that an unreadable file is an error: the matcher's own
+	// reader stops silently at the first read error.
+	b, err := os.ReadFile(name)
 	var g gitignore.IgnoreMatcher = gitignore.DummyIgnoreMatcher(false)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return nil, fmt.Errorf("failed to read %q: %w", name, err)
 	default:
-		defer f.Close()
-		g = gitignore.NewGitIgnoreFromReader(pkg, f)
+		g = gitignore.NewGitIgnoreFromReader(pkg, bytes.NewReader(b))
 	}
 	m.packages[pkg] = g
 	return g, nil

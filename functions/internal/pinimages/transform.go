@@ -606,7 +606,7 @@ func (s Settings) undeclaredVerdict(o *occurrence) verdict {
 	case violation != "":
 		v.sev, v.msg = framework.Error, violation
 	case o.skip != "":
-		return verdict{sev: framework.Info, msg: "skipped: " + o.skip, counted: []string{"skipped"}}
+		return verdict{sev: framework.Info, msg: "skipped: " + o.skip, counted: []string{"undeclared", "undeclaredSkipped"}}
 	case o.ref.Pinned():
 		// requireDigests is met; the pin itself goes unchecked.
 		v.msg = "image-like field not declared: its pin is not verified; declare it with fieldSpecs or skip it" + hint
@@ -763,6 +763,9 @@ func summary(s Settings, fields, lockEntries int, c map[string]int, st pin.Stats
 		bySeverity[framework.Warning], bySeverity[framework.Error], st.Lookups, st.Requests)
 	if c["undeclared"] > 0 {
 		msg += fmt.Sprintf("; %d image-like fields not declared", c["undeclared"])
+		if n := c["undeclaredSkipped"]; n > 0 {
+			msg += fmt.Sprintf(" (%d skipped)", n)
+		}
 	}
 	if lockEntries > 0 {
 		msg += fmt.Sprintf("; %d lock entries checked", lockEntries)

@@ -36,6 +36,7 @@ func TestPin_whatKustomizeAndKptUsersHave(t *testing.T) {
 		d[name] = reg.PushRandom(t, name)
 	}
 	dir := t.TempDir()
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: %REG%/team/web:1\n"
 	files := map[string]string{
 		"kustomization.yaml":              "resources: [widget.yaml]\nconfigurations:\n- kustomizeconfig.yaml\nimages:\n- name: %REG%/team/web\n  newTag: \"1\"\n",
 		"kustomizeconfig.yaml":            "images:\n- path: spec/engine/image\n  kind: Widget\n  create: true\n",
@@ -43,12 +44,12 @@ func TestPin_whatKustomizeAndKptUsersHave(t *testing.T) {
 		"overlays/dev/Kustomization":      "images:\n- name: %REG%/team/redis\n  newTag: \"7\"\n",
 		"overlays/prod/kustomization.yml": "images:\n- name: %REG%/team/api\n  newTag: \"3\"\n",
 		".krmignore":                      "drafts/\n*.draft.yaml\n",
-		"drafts/pod.yaml":                 "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: %REG%/team/web:1\n",
-		"old.draft.yaml":                  "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: %REG%/team/web:1\n",
+		"drafts/pod.yaml":                 pod,
+		"old.draft.yaml":                  pod,
 		"sub/Kptfile":                     "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: sub\n",
 		"sub/.krmignore":                  "ignored.yaml\n",
-		"sub/ignored.yaml":                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: %REG%/team/web:1\n",
-		"sub/old.draft.yaml":              "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: %REG%/team/sub:4\n",
+		"sub/ignored.yaml":                pod,
+		"sub/old.draft.yaml":              strings.Replace(pod, "web:1", "sub:4", 1),
 	}
 	for name, content := range files {
 		writeFile(t, filepath.Join(dir, name), strings.ReplaceAll(content, "%REG%", reg.Host))

@@ -367,8 +367,11 @@ func printResults(w io.Writer, rep *pinimages.Report) {
 // printChanges shows what pin -w would write.
 func printChanges(w io.Writer, rep *pinimages.Report) {
 	for _, c := range rep.Changes {
-		fmt.Fprintf(w, "%s: %s/%s %s: %s -> %s\n", c.Resource.File, c.Resource.Node.GetKind(), c.Resource.Node.GetName(),
-			c.Field.Path, orNone(c.Old), c.New)
+		obj := "" // a kustomization without kind is named by its file
+		if kind := c.Resource.Node.GetKind(); kind != "" {
+			obj = kind + "/" + c.Resource.Node.GetName() + " "
+		}
+		fmt.Fprintf(w, "%s: %s%s: %s -> %s\n", c.Resource.File, obj, c.Field.Path, orNone(c.Old), c.New)
 	}
 }
 

@@ -147,6 +147,7 @@ func Transform(ctx context.Context, in Input, s Settings, resolver registry.Reso
 	if r := createIgnored(specs); r != nil {
 		rep.Results = append(rep.Results, r)
 	}
+	finder := newFieldFinder(specs)
 	for _, r := range resources {
 		if skipResource(r.Node) {
 			continue
@@ -159,7 +160,7 @@ func Transform(ctx context.Context, in Input, s Settings, resolver registry.Reso
 			}
 			continue
 		}
-		fields, err := FindFields(r, specs)
+		fields, err := finder.find(r)
 		if err != nil {
 			rep.Results = append(rep.Results, result(r, nil, framework.Error, err.Error(), nil, nil))
 			continue

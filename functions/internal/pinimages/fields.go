@@ -181,16 +181,17 @@ func gvk(n *yaml.RNode) (group, version, kind string) {
 }
 
 // isKustomization reports whether r is a kustomization: kind Kustomization
-// or Component of kustomize's group (or without apiVersion, which kustomize
-// defaults), or a document without apiVersion and kind in a file named as
-// kustomize names kustomizations.
+// or Component of kustomize's group, with either left out as kustomize
+// defaults them (no apiVersion, or no kind in kustomize's group), or a
+// document without both in a file named as kustomize names kustomizations.
 func isKustomization(r *Resource) bool {
 	group, _, kind := gvk(r.Node)
+	kustomizeGroup := group == "kustomize.config.k8s.io"
 	switch api := r.Node.GetApiVersion(); {
 	case kind == "Kustomization" || kind == "Component":
-		return group == "kustomize.config.k8s.io" || api == ""
-	case kind == "" && api == "":
-		return IsKustomizationFile(fileOf(r))
+		return kustomizeGroup || api == ""
+	case kind == "":
+		return kustomizeGroup || api == "" && IsKustomizationFile(fileOf(r))
 	}
 	return false
 }

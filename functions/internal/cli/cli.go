@@ -136,9 +136,10 @@ func runFunction(ctx context.Context, stdio IO, secrets *redact.Secrets) error {
 		return err
 	}
 	p := &pinimages.Processor{
-		Ctx:     ctx,
-		Stderr:  stdio.Stderr,
-		Secrets: secrets,
+		Ctx:      ctx,
+		Stderr:   stdio.Stderr,
+		Secrets:  secrets,
+		ReadFile: readFile,
 		NewResolver: func(o registry.Options) (registry.Resolver, error) {
 			o.UserAgent = userAgent()
 			return registry.NewRemote(o)

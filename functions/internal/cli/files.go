@@ -24,11 +24,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/files"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/krmignore"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/lock"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/pinimages"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/redact"
@@ -112,10 +115,20 @@ type lockFile struct {
 	res    *pinimages.Resource
 }
 
+// walkOptions select what pin-images reads in a directory: YAML files and
+// kustomization files, less what kpt's .krmignore files leave out.
+var walkOptions = files.WalkOptions{
+	Match: func(name string) bool {
+		return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || pinimages.IsKustomizationFile(name)
+	},
+	Ignore: func(root string) func(string, bool) (bool, error) { return krmignore.New(root).Ignored },
+}
+
 // readInput reads PATH arguments (files and directories) and the lock, and
-// names symlinked directories a walk did not follow.
+// names symlinked directories a walk did not follow. A file named twice
+// (a.yaml a.yaml, DIR DIR/a.yaml, or through a symlink) is read once.
 func readInput(paths []string, lockFlag string, stderr io.Writer) (*input, error) {
-	names, skipped, err := files.Walk(paths)
+	names, skipped, err := files.Walk(paths, walkOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +136,20 @@ func readInput(paths []string, lockFlag string, stderr io.Writer) (*input, error
 		fmt.Fprintf(stderr, "pin-images: skipped %s: a symlink to a directory is not followed inside a walk; name it as a PATH to include it\n", s)
 	}
 	in := &input{snapshots: map[string]*files.Snapshot{}}
+	read := map[string]bool{} // absolute real paths
 	for _, name := range names {
 		snap, err := files.Read(name)
 		if err != nil {
 			return nil, err
 		}
+		real, err := filepath.Abs(snap.Real)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read %q: %w", name, err)
+		}
+		if read[real] {
+			continue
+		}
+		read[real] = true
 		f, err := pinimages.ParseFile(name, snap.Data)
 		if err != nil {
 			return nil, err
@@ -263,7 +285,7 @@ func runPin(ctx context.Context, cmd string, args []string, stdio IO, secrets *r
 			return err
 		}
 	}
-	rep, err := pinimages.Transform(ctx, pinimages.Input{Resources: pinimages.Nodes(in.parsed), Lock: in.lock.lock, LockResource: in.lock.res}, s, resolver, nil)
+	rep, err := pinimages.Transform(ctx, pinimages.Input{Resources: pinimages.Nodes(in.parsed), Lock: in.lock.lock, LockResource: in.lock.res, ReadFile: readFile}, s, resolver, nil)
 	if err != nil {
 		return err
 	}
@@ -299,6 +321,16 @@ func runPin(ctx context.Context, cmd string, args []string, stdio IO, secrets *r
 	return commit(ctx, &txn, stdio.Stderr, "")
 }
 
+// readFile reads a file a kustomization names (configurations:), as every
+// input file is read: regular and bounded.
+func readFile(path string) ([]byte, error) {
+	snap, err := files.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return snap.Data, nil
+}
+
 // commit writes a transaction and says which files were written.
 func commit(ctx context.Context, txn *files.Txn, stderr io.Writer, suffix string) error {
 	written, err := txn.Commit(ctx)
@@ -314,12 +346,20 @@ func commit(ctx context.Context, txn *files.Txn, stderr io.Writer, suffix string
 	return nil
 }
 
-// printResults writes warnings, errors and the summary to stderr.
+// printResults writes the notes on the whole run (info results about no
+// resource, such as an ignored create:), warnings, errors and the summary
+// to stderr.
 func printResults(w io.Writer, rep *pinimages.Report) {
+	n := len(rep.Results)
+	for _, r := range rep.Results[:max(n-1, 0)] {
+		if r.Severity == framework.Info && r.ResourceRef == nil && r.Field == nil {
+			fmt.Fprintln(w, r.Message)
+		}
+	}
 	for _, line := range pinimages.StderrLines(rep.Results) {
 		fmt.Fprintln(w, line)
 	}
-	if n := len(rep.Results); n > 0 {
+	if n > 0 {
 		fmt.Fprintln(w, rep.Results[n-1].Message)
 	}
 }
@@ -327,8 +367,11 @@ func printResults(w io.Writer, rep *pinimages.Report) {
 // printChanges shows what pin -w would write.
 func printChanges(w io.Writer, rep *pinimages.Report) {
 	for _, c := range rep.Changes {
-		fmt.Fprintf(w, "%s: %s/%s %s: %s -> %s\n", c.Resource.File, c.Resource.Node.GetKind(), c.Resource.Node.GetName(),
-			c.Field.Path, orNone(c.Old), c.New)
+		obj := "" // a kustomization without kind is named by its file
+		if kind := c.Resource.Node.GetKind(); kind != "" {
+			obj = kind + "/" + c.Resource.Node.GetName() + " "
+		}
+		fmt.Fprintf(w, "%s: %s%s: %s -> %s\n", c.Resource.File, obj, c.Field.Path, orNone(c.Old), c.New)
 	}
 }
 
@@ -416,7 +459,7 @@ func runLock(ctx context.Context, args []string, stdio IO, secrets *redact.Secre
 		return err
 	}
 	// Images already pinned need no entry: locked mode keeps existing pins.
-	rep, err := pinimages.Transform(ctx, pinimages.Input{Resources: pinimages.Nodes(parsed), Lock: lf.lock}, s, resolver, nil)
+	rep, err := pinimages.Transform(ctx, pinimages.Input{Resources: pinimages.Nodes(parsed), Lock: lf.lock, ReadFile: readFile}, s, resolver, nil)
 	if err != nil {
 		return err
 	}

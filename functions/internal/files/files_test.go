@@ -105,7 +105,7 @@ func TestWalk_namesWhatItSkips(t *testing.T) {
 	if err := os.Symlink(filepath.Join(other, "o.yml"), filepath.Join(root, "file-link.yml")); err != nil {
 		t.Fatal(err)
 	}
-	names, skipped, err := Walk([]string{root})
+	names, skipped, err := Walk([]string{root}, WalkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,12 +108,27 @@ func Describe(info fs.FileInfo) string {
 	return "not a regular file"
 }
 
-// Walk expands PATH arguments into the YAML files (*.yaml, *.yml) they name
-// or hold, sorted; directories are walked recursively, skipping hidden ones.
-// A symlinked file is read through its link. A symlinked directory inside a
-// walk is not followed (it may loop, or reach files twice), and is named in
-// skipped instead; one given as a PATH is walked.
-func Walk(paths []string) (names, skipped []string, err error) {
+// WalkOptions select the files of directories Walk walks.
+type WalkOptions struct {
+	// Match selects files by name (nil: *.yaml and *.yml).
+	Match func(name string) bool
+	// Ignore, when set, makes the ignore function of a walk of root: a file
+	// or directory below root it reports is left out (kpt's .krmignore).
+	Ignore func(root string) func(path string, isDir bool) (bool, error)
+}
+
+func (o WalkOptions) match(name string) bool {
+	if o.Match != nil {
+		return o.Match(name)
+	}
+	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
+}
+
+// Walk expands PATH arguments into the files they name (a file given as a
+// PATH is taken whatever its name), sorted. Hidden directories are skipped.
+// A symlinked directory inside a walk is not followed (it may loop, or
+// reach files twice), and is named in skipped; a symlinked PATH is walked.
+func Walk(paths []string, o WalkOptions) (names, skipped []string, err error) {
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
@@ -127,31 +142,41 @@ func Walk(paths []string) (names, skipped []string, err error) {
 		if li, err := os.Lstat(p); err == nil && li.Mode()&fs.ModeSymlink != 0 {
 			root = p + string(filepath.Separator) // a trailing slash walks the link's target
 		}
+		ignored := func(string, bool) (bool, error) { return false, nil }
+		if o.Ignore != nil {
+			ignored = o.Ignore(root)
+		}
 		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() {
-				if path != root && strings.HasPrefix(d.Name(), ".") {
-					return filepath.SkipDir
-				}
+			if path == root {
 				return nil
 			}
-			yamlName := strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")
-			switch {
-			case d.Type()&fs.ModeSymlink != 0:
+			if d.IsDir() && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			isDir := d.IsDir()
+			if d.Type()&fs.ModeSymlink != 0 {
 				target, err := os.Stat(path)
-				switch {
-				case err != nil:
+				if err != nil {
 					return fmt.Errorf("failed to read %q: %w", path, err)
-				case target.IsDir():
-					if !strings.HasPrefix(d.Name(), ".") {
-						skipped = append(skipped, path)
-					}
-				case yamlName:
-					names = append(names, path)
 				}
-			case yamlName:
+				isDir = target.IsDir()
+			}
+			if skip, err := ignored(path, isDir); err != nil || skip {
+				if err == nil && d.IsDir() {
+					return filepath.SkipDir
+				}
+				return err
+			}
+			switch {
+			case d.IsDir():
+			case isDir: // a symlink to a directory
+				if !strings.HasPrefix(d.Name(), ".") {
+					skipped = append(skipped, path)
+				}
+			case o.match(d.Name()):
 				names = append(names, path) // Read refuses what is not a regular file
 			}
 			return nil
@@ -164,7 +189,6 @@ func Walk(paths []string) (names, skipped []string, err error) {
 	return names, skipped, nil
 }
 
-// isNotExist reports a missing file, also through a missing directory.
 func isNotExist(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }

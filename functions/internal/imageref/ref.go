@@ -67,6 +67,9 @@ func Parse(s string) (Ref, error) {
 	if s == "" {
 		return Ref{}, fmt.Errorf("empty image reference")
 	}
+	if IsPlaceholder(s) {
+		return Ref{}, &PlaceholderError{Value: s}
+	}
 	if strings.TrimSpace(s) != s {
 		return Ref{}, fmt.Errorf("image reference %q has surrounding white space", s)
 	}
@@ -194,6 +197,31 @@ type DigestError struct {
 
 func (e *DigestError) Error() string {
 	return fmt.Sprintf("invalid digest format %q: want sha256: followed by 64 lower-case hex digits", e.Digest)
+}
+
+// Short reports whether the digest is the start of one (sha256: and fewer
+// than 64 hex digits): kustomize takes such a digest, a registry does not.
+func (e *DigestError) Short() bool { return shortDigestRE.MatchString(e.Digest) }
+
+var shortDigestRE = regexp.MustCompile(`^sha256:[a-f0-9]{1,63}$`)
+
+// PlaceholderError is a template placeholder where a reference belongs
+// ("{GENERATED_TAG}", "{{ .Values.tag }}", "$(params.image)"): blaming the
+// grammar ("repository names must be lower case") would send the user to
+// the wrong fix.
+type PlaceholderError struct {
+	Value string
+}
+
+func (e *PlaceholderError) Error() string {
+	return fmt.Sprintf("%q is not a reference (template placeholder?)", e.Value)
+}
+
+// IsPlaceholder reports whether s holds template syntax, which no image
+// reference can hold: braces (Go templates, Helm, "{GENERATED_TAG}"
+// placeholders, "${VAR}"), "$(" (Tekton and Kubernetes variables) or "<%".
+func IsPlaceholder(s string) bool {
+	return strings.ContainsAny(s, "{}") || strings.Contains(s, "$(") || strings.Contains(s, "<%")
 }
 
 // ValidateDigest reports whether d is "sha256:" followed by 64 lower-case hex digits.

@@ -63,7 +63,7 @@ func ApplyToNodes(changes []Change) error {
 	for _, e := range order {
 		text, err := spliceText([]byte(e.Text), byEmbedded[e], 0, 0)
 		if err != nil {
-			return fmt.Errorf("data.%s: %w", e.Key, err)
+			return fmt.Errorf("%s: %w", e.Path, err)
 		}
 		e.Value.Value = string(text)
 	}
@@ -129,7 +129,7 @@ func splice(src []byte, changes []Change, extra func(*source) []span) ([]byte, e
 		cs := s
 		if e := c.Field.Embedded; e != nil {
 			if e.Value.Style&yaml.LiteralStyle == 0 {
-				return nil, fmt.Errorf("%s: data.%s must be a literal block scalar (|) to be edited in place", c.Field.Path, e.Key)
+				return nil, fmt.Errorf("%s: %s must be a literal block scalar (|) to be edited in place", c.Field.Path, e.Path)
 			}
 			indent, err := blockIndent(s, e.Value)
 			if err != nil {

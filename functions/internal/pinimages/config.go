@@ -93,16 +93,25 @@ type Selector struct {
 	Labels    map[string]string `yaml:"labels,omitempty"`
 }
 
-// FieldSpec declares an image field of some kind, as kustomize does.
+// FieldSpec declares an image field of some kind, in kustomize's fieldSpec
+// syntax: a kustomize configurations entry or a kpt set-image
+// additionalImageFields entry works as written.
 type FieldSpec struct {
 	Group   string `yaml:"group,omitempty"`
 	Version string `yaml:"version,omitempty"`
-	Kind    string `yaml:"kind"`
-	Name    string `yaml:"name,omitempty"`
-	// Path is slash-separated; "x[]" walks every element of the list x.
+	// Kind is the kind whose field holds an image ("": every kind).
+	Kind string `yaml:"kind,omitempty"`
+	Name string `yaml:"name,omitempty"`
+	// Path is slash-separated; every list on it is walked ("x[]" or "x").
 	Path string `yaml:"path"`
-	// Type is string (default: "repo:tag" strings) or object ({repository, tag, digest}).
+	// Type is string (default: "repo:tag" strings), object ({repository,
+	// tag, digest}) or embedded (a string holding YAML documents).
 	Type string `yaml:"type,omitempty"`
+	// Create is accepted and ignored: pin-images pins fields that exist.
+	Create bool `yaml:"create,omitempty"`
+	// origin names the declaration in messages (fieldSpecs[2], or a
+	// configurations file's entry).
+	origin string
 }
 
 // PolicySpec are the validator checks.
@@ -300,7 +309,7 @@ func checkShape(n *yaml.Node, t reflect.Type, path string, l lines, errs *[]stri
 func fieldByYAMLName(t reflect.Type, name string) (reflect.StructField, bool) {
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); tag == name {
+		if tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); f.IsExported() && tag == name {
 			return f, true
 		}
 	}
@@ -311,6 +320,9 @@ func fieldByYAMLName(t reflect.Type, name string) (reflect.StructField, bool) {
 func acceptedFields(t reflect.Type) []string {
 	var names []string
 	for i := range t.NumField() {
+		if !t.Field(i).IsExported() {
+			continue
+		}
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
 		names = append(names, name)
 	}
@@ -479,20 +491,8 @@ func (c Config) validate(prefix string) (Settings, []string) {
 		}
 	}
 	for i, fs := range c.FieldSpecs {
-		field := fmt.Sprintf("fieldSpecs[%d]", i)
-		if fs.Kind == "" {
-			bad(field+".kind", "required: the kind whose field holds an image")
-		}
-		if fs.Path == "" || strings.HasPrefix(fs.Path, "/") || strings.Contains(fs.Path, "//") {
-			bad(field+".path", "%q is not a path such as spec/containers[]/image", fs.Path)
-		}
-		switch fs.Type {
-		case "":
-			fs.Type = "string"
-		case "string", "object":
-		default:
-			bad(field+".type", "%q: accepted values are string, object", fs.Type)
-		}
+		fs, ferrs := validateFieldSpec(fs, fmt.Sprintf("%sfieldSpecs[%d]", prefix, i))
+		errs = append(errs, ferrs...)
 		s.FieldSpecs = append(s.FieldSpecs, fs)
 	}
 	for i, p := range c.Policy.AllowedRegistries {
@@ -504,6 +504,27 @@ func (c Config) validate(prefix string) (Settings, []string) {
 		s.Allowed = append(s.Allowed, pp)
 	}
 	return s, errs
+}
+
+// validateFieldSpec checks a fieldSpec named name and fills its defaults.
+func validateFieldSpec(fs FieldSpec, name string) (FieldSpec, []string) {
+	var errs []string
+	segs := splitSpecPath(fs.Path)
+	for _, seg := range segs {
+		if seg == "" {
+			errs = append(errs, fmt.Sprintf("%s.path: %q is not a path such as spec/containers[]/image", name, fs.Path))
+			break
+		}
+	}
+	switch fs.Type {
+	case "":
+		fs.Type = "string"
+	case "string", "object", "embedded":
+	default:
+		errs = append(errs, fmt.Sprintf("%s.type: %q: accepted values are string, object, embedded", name, fs.Type))
+	}
+	fs.origin = name
+	return fs, errs
 }
 
 var platformRE = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)

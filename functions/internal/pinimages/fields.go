@@ -18,6 +18,7 @@ package pinimages
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -30,16 +31,31 @@ import (
 //   - pod specs: containers[].image, initContainers[].image,
 //     ephemeralContainers[].image and volumes[].image.reference of
 //     Pod (spec), PodTemplate (template.spec), ReplicationController,
-//     Deployment, ReplicaSet, StatefulSet, DaemonSet, Job (spec.template.spec)
-//     and CronJob (spec.jobTemplate.spec.template.spec);
+//     Deployment, ReplicaSet, StatefulSet, DaemonSet (apps, and the older
+//     extensions group), Job (spec.template.spec) and CronJob
+//     (spec.jobTemplate.spec.template.spec), in every version of their group
+//     (apps/v1beta1, apps/v1beta2, batch/v1beta1 are still rendered);
 //   - Playbook (ansible.cloud37.dev) spec.runtime.image;
-//   - Kustomization images[] (name/newName/newTag/digest): the digest is filled;
-//   - image objects {repository, tag, digest} in YAML embedded in ConfigMap
-//     keys named by the annotation pin-images.ansible.cloud37.dev/embedded;
-//   - user fieldSpecs.
+//   - Kustomization and Component images[] (name/newName/newTag/digest): the
+//     digest is filled. A file kustomize reads as a kustomization
+//     (KustomizationFileNames) is one without apiVersion and kind;
+//   - embedded YAML: ConfigMap keys named by the annotation
+//     pin-images.ansible.cloud37.dev/embedded, and string fields declared with
+//     a fieldSpec of type embedded. In each of their documents: the built-in
+//     places of its kind, image objects {repository, tag, digest} anywhere,
+//     and the string and object fieldSpecs that match it (a fieldSpec
+//     without kind matches every document). Embedded YAML inside embedded
+//     YAML is not followed;
+//   - user fieldSpecs, in kustomize's syntax (see specFields).
+//
+// One node is one field: a place reached twice (a built-in field declared
+// again as a fieldSpec, two fieldSpecs, an alias) is found once, under the
+// name it was found by first. Any other string that looks like an image
+// reference is found by the scan (scan.go) and reported, never changed.
 //
 // Kinds are matched by API group too: a "Deployment" of another group, or an
-// unknown kind with a containers list, is left alone.
+// unknown kind with a containers list, is not a built-in place (the scan
+// reports it).
 //
 // YAML aliases and merge keys are followed: an image reached through
 // "*anchor" or "<<: *base" is the anchor's node, so it is pinned where the
@@ -51,7 +67,7 @@ const (
 	// SkipAnnotation: "true" skips every image of the resource; otherwise a
 	// comma list of container names.
 	SkipAnnotation = "pin-images.ansible.cloud37.dev/skip"
-	// EmbeddedAnnotation names ConfigMap data keys that hold YAML with image objects.
+	// EmbeddedAnnotation names ConfigMap data keys that hold YAML with images.
 	EmbeddedAnnotation = "pin-images.ansible.cloud37.dev/embedded"
 	// SkipComment on a field's line skips that field.
 	SkipComment = "pin-images:skip"
@@ -66,8 +82,26 @@ var podSpecPaths = map[string][]string{
 	"apps/ReplicaSet":        {"spec", "template", "spec"},
 	"apps/StatefulSet":       {"spec", "template", "spec"},
 	"apps/DaemonSet":         {"spec", "template", "spec"},
+	"extensions/Deployment":  {"spec", "template", "spec"},
+	"extensions/ReplicaSet":  {"spec", "template", "spec"},
+	"extensions/DaemonSet":   {"spec", "template", "spec"},
 	"batch/Job":              {"spec", "template", "spec"},
 	"batch/CronJob":          {"spec", "jobTemplate", "spec", "template", "spec"},
+}
+
+// KustomizationFileNames are the file names kustomize reads a kustomization
+// from; such a file needs no apiVersion and kind (most have none).
+var KustomizationFileNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// IsKustomizationFile reports whether path names a kustomization file.
+func IsKustomizationFile(path string) bool {
+	base := path[strings.LastIndexByte(path, '/')+1:]
+	for _, n := range KustomizationFileNames {
+		if base == n {
+			return true
+		}
+	}
+	return false
 }
 
 // FieldKind tells a string field from an image object.
@@ -86,11 +120,14 @@ type objectKeys struct {
 	tag     string
 	digest  string
 	tagless bool // Kustomization: a digest replaces the tag
+	// match is a key that must name a repository although the image is
+	// read from another (Kustomization: name, which kustomize matches).
+	match string
 }
 
 var (
 	helmKeys          = objectKeys{repo: []string{"repository"}, tag: "tag", digest: "digest"}
-	kustomizationKeys = objectKeys{repo: []string{"newName", "name"}, tag: "newTag", digest: "digest", tagless: true}
+	kustomizationKeys = objectKeys{repo: []string{"newName", "name"}, tag: "newTag", digest: "digest", tagless: true, match: "name"}
 )
 
 // Field is one place that holds an image.
@@ -105,7 +142,7 @@ type Field struct {
 	keys objectKeys
 	// Container is the container name, for the skip annotation.
 	Container string
-	// Embedded is set for fields inside YAML embedded in a ConfigMap key.
+	// Embedded is set for fields inside embedded YAML.
 	Embedded *Embedded
 	// Alias is the alias node the field was reached through, when it was
 	// (its line comments count for skips).
@@ -113,12 +150,21 @@ type Field struct {
 	// Problem says why the field holds no image reference, or (an
 	// ObjectField) no image object ("" when it does).
 	Problem string
+	// Undeclared marks a string the scan found: it looks like an image
+	// reference but is in no known or declared place. It is reported, never
+	// changed. Declare is a fieldSpec that would declare it.
+	Undeclared bool
+	Declare    string
+	// at is Path with list elements by position, not name: two elements
+	// of one name are two places.
+	at string
 }
 
-// Embedded is a YAML document held in a ConfigMap data key.
+// Embedded is YAML held in a string field.
 type Embedded struct {
-	Key string
-	// Value is the data scalar in the ConfigMap.
+	// Path is the field that holds the text, e.g. data.values.yaml.
+	Path string
+	// Value is the string scalar.
 	Value *yaml.Node
 	// Text is the embedded text the documents were parsed from.
 	Text string
@@ -134,50 +180,278 @@ func gvk(n *yaml.RNode) (group, version, kind string) {
 	return group, version, n.GetKind()
 }
 
-// FindFields lists the image fields of one resource, in document order,
-// with built-in places first and user fieldSpecs after.
-func FindFields(obj *yaml.RNode, specs []FieldSpec) ([]*Field, error) {
+// isKustomization reports whether r is a kustomization: kind Kustomization
+// or Component of kustomize's group, with either left out as kustomize
+// defaults them (no apiVersion, or no kind in kustomize's group), or a
+// document without both in a file named as kustomize names kustomizations.
+func isKustomization(r *Resource) bool {
+	group, _, kind := gvk(r.Node)
+	kustomizeGroup := group == "kustomize.config.k8s.io"
+	switch api := r.Node.GetApiVersion(); {
+	case kind == "Kustomization" || kind == "Component":
+		return kustomizeGroup || api == ""
+	case kind == "":
+		return kustomizeGroup || api == "" && IsKustomizationFile(fileOf(r))
+	}
+	return false
+}
+
+// FindFields lists the image fields of one resource: built-in places first,
+// then embedded YAML and user fieldSpecs, then what the scan found.
+func FindFields(r *Resource, specs []FieldSpec) ([]*Field, error) {
+	return newFieldFinder(specs).find(r)
+}
+
+// fieldFinder finds the fields of resource after resource, reusing its
+// maps: a run of 10,000 resources would otherwise make 40,000.
+type fieldFinder struct {
+	f  finder
+	sc scan
+}
+
+func newFieldFinder(specs []FieldSpec) *fieldFinder {
+	nodes := map[*yaml.Node]bool{}
+	return &fieldFinder{
+		f:  finder{specs: specs, seen: map[place]bool{}, nodes: nodes, seenEmbedded: map[*yaml.Node]bool{}},
+		sc: scan{known: nodes, seen: map[*yaml.Node]bool{}},
+	}
+}
+
+func (ff *fieldFinder) find(r *Resource) ([]*Field, error) {
+	f, sc := &ff.f, &ff.sc
+	clear(f.seen)
+	clear(f.nodes)
+	clear(f.seenEmbedded)
+	clear(sc.seen)
+	f.fields, f.docs, sc.out, sc.emb = nil, f.docs[:0], nil, nil
+	root := r.Node.YNode()
+	if err := f.resource(root, isKustomization(r)); err != nil {
+		return nil, err
+	}
+	sc.resource(root, "")
+	for _, d := range f.docs {
+		sc.emb = d.emb
+		sc.resource(d.root, d.base)
+	}
+	return append(f.fields, sc.out...), nil
+}
+
+// finder collects the declared fields of a resource, each node once.
+type finder struct {
+	specs        []FieldSpec
+	seen         map[place]bool      // places already a field
+	nodes        map[*yaml.Node]bool // nodes of fields (an alias makes one node several places)
+	seenEmbedded map[*yaml.Node]bool // string nodes already read as YAML
+	fields       []*Field
+	// docs are the embedded documents read, for the scan.
+	docs []embeddedDoc
+	// emb and base are set while the finder is inside an embedded document.
+	emb  *Embedded
+	base string
+}
+
+// place is a field: the same node at the same path. An alias is one node
+// at several paths, each a field of its own (see refuseSharedConflicts).
+type place struct {
+	path string
+	node *yaml.Node
+}
+
+type embeddedDoc struct {
+	emb  *Embedded
+	root *yaml.Node
+	base string
+}
+
+func (f *finder) add(fl *Field) {
+	at := fl.at
+	if at == "" {
+		at = fl.Path
+	}
+	if f.base != "" {
+		fl.Path, at = joinPath(f.base, fl.Path), joinPath(f.base, at)
+	}
+	if f.emb != nil {
+		fl.Embedded = f.emb
+	}
+	p := place{path: at, node: fl.Node}
+	if f.seen[p] {
+		return
+	}
+	f.seen[p] = true
+	f.nodes[fl.Node] = true
+	f.fields = append(f.fields, fl)
+}
+
+func joinPath(base, p string) string {
+	if base == "" || p == "" {
+		return base + p
+	}
+	if strings.HasPrefix(p, "[") {
+		return base + p
+	}
+	return base + "." + p
+}
+
+// resource finds the declared fields of a resource or embedded document.
+func (f *finder) resource(root *yaml.Node, kustomization bool) error {
+	if root == nil || root.Kind != yaml.MappingNode {
+		return nil
+	}
+	obj := yaml.NewRNode(root)
 	group, version, kind := gvk(obj)
-	var fields []*Field
+	if items := listItems(root, kind); items != nil {
+		base := f.base
+		defer func() { f.base = base }()
+		for i, it := range items {
+			f.base = joinPath(base, "items["+strconv.Itoa(i)+"]")
+			if err := f.resource(it, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if path, ok := podSpecPaths[group+"/"+kind]; ok {
-		if ps := lookup(obj.YNode(), path...); ps != nil {
-			fields = append(fields, podSpecFields(ps, strings.Join(path, "."))...)
+		if ps := lookup(root, path...); ps != nil {
+			for _, fl := range podSpecFields(ps, strings.Join(path, ".")) {
+				f.add(fl)
+			}
 		}
 	}
 	switch {
 	case group == "ansible.cloud37.dev" && kind == "Playbook":
-		if f := stringField(lookup(obj.YNode(), "spec", "runtime"), "image", "spec.runtime.image"); f != nil {
-			fields = append(fields, f)
+		if fl := stringField(lookup(root, "spec", "runtime"), "image", "spec.runtime.image"); fl != nil {
+			f.add(fl)
 		}
-	case group == "kustomize.config.k8s.io" && kind == "Kustomization":
-		if _, imgs := field(obj.YNode(), "images"); imgs != nil && imgs.Kind == yaml.SequenceNode {
-			for i, m := range imgs.Content {
+	case kustomization:
+		if _, imgs := field(root, "images"); imgs != nil && deref(imgs).Kind == yaml.SequenceNode {
+			for i, m := range deref(imgs).Content {
 				if m := deref(m); m.Kind == yaml.MappingNode {
-					fields = append(fields, &Field{Path: fmt.Sprintf("images[%d]", i), Kind: ObjectField, Node: m, keys: kustomizationKeys})
+					f.add(&Field{Path: fmt.Sprintf("images[%d]", i), Kind: ObjectField, Node: m, keys: kustomizationKeys})
 				}
 			}
 		}
-	case group == "" && kind == "ConfigMap":
-		emb, err := embeddedFields(obj)
-		if err != nil {
-			return nil, err
+	case group == "" && kind == "ConfigMap" && f.emb == nil:
+		if err := f.annotatedEmbedded(obj); err != nil {
+			return err
 		}
-		fields = append(fields, emb...)
 	}
-	for _, fs := range specs {
+	for i, fs := range f.specs {
 		if !matchFieldSpec(fs, group, version, kind, obj.GetName()) {
 			continue
 		}
-		fields = append(fields, specFields(obj.YNode(), fs)...)
+		if fs.Type == "embedded" {
+			if f.emb != nil {
+				continue // embedded YAML inside embedded YAML is not followed
+			}
+			for _, fl := range specFields(root, fs) {
+				if err := f.embedded(fl, fl.Path, specName(fs, i)); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		for _, fl := range specFields(root, fs) {
+			f.add(fl)
+		}
 	}
-	return fields, nil
+	return nil
+}
+
+// listItems are the objects of a List (kind List, PodList, …: what
+// kubectl get -o yaml writes), which kustomize reads as its items; nil for
+// any other object.
+func listItems(root *yaml.Node, kind string) []*yaml.Node {
+	if !strings.HasSuffix(kind, "List") {
+		return nil
+	}
+	_, items := field(root, "items")
+	if items = deref(items); items == nil || items.Kind != yaml.SequenceNode {
+		return nil
+	}
+	out := make([]*yaml.Node, 0, len(items.Content))
+	for _, it := range items.Content {
+		if it = deref(it); it.Kind == yaml.MappingNode {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func specName(fs FieldSpec, i int) string {
+	if fs.origin != "" {
+		return fs.origin
+	}
+	return fmt.Sprintf("fieldSpecs[%d]", i)
+}
+
+// annotatedEmbedded reads the ConfigMap keys named by the embedded annotation.
+func (f *finder) annotatedEmbedded(cm *yaml.RNode) error {
+	keys := cm.GetAnnotations()[EmbeddedAnnotation]
+	if keys == "" {
+		return nil
+	}
+	_, data := field(cm.YNode(), "data")
+	for _, key := range splitList(keys) {
+		k, val := field(data, key)
+		if val = deref(val); val == nil || val.Kind != yaml.ScalarNode {
+			return fmt.Errorf("annotation %s names data key %q, which the ConfigMap does not have: fix the annotation or add the key", EmbeddedAnnotation, key)
+		}
+		fl := &Field{Path: "data[" + key + "]", Kind: StringField, Node: val, Key: k}
+		if err := f.embedded(fl, "data."+key, "annotation "+EmbeddedAnnotation); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// embedded reads the YAML documents held by a string field and finds their
+// image fields. by says what declared the field embedded; embPath names the
+// field in messages.
+func (f *finder) embedded(fl *Field, embPath, by string) error {
+	val := fl.Node
+	if f.seenEmbedded[val] || fl.Problem == "" && val.Value == "" {
+		return nil
+	}
+	f.seenEmbedded[val] = true
+	if fl.Problem != "" || val.ShortTag() != "!!str" {
+		fl.Problem = "want a string that holds YAML documents (declared embedded by " + by + ")"
+		f.add(fl)
+		return nil
+	}
+	f.nodes[val] = true // the text is read as YAML, not as an image
+	emb := &Embedded{Path: embPath, Value: val, Text: val.Value}
+	docs, err := yamlsrc.Decode([]byte(val.Value))
+	if err != nil {
+		return fmt.Errorf("%s is not YAML (declared embedded by %s): %w (lines count from the value's first line)", emb.Path, by, err)
+	}
+	for i, doc := range docs {
+		base := fl.Path
+		if len(docs) > 1 {
+			base += fmt.Sprintf("[doc %d]", i)
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		f.emb, f.base = emb, base
+		err := f.resource(doc.Content[0], false)
+		walkObjects(doc, "", func(path string, m, k *yaml.Node) {
+			f.add(&Field{Path: strings.TrimPrefix(path, "."), Kind: ObjectField, Node: m, Key: k, keys: helmKeys})
+		})
+		f.emb, f.base = nil, ""
+		if err != nil {
+			return err
+		}
+		f.docs = append(f.docs, embeddedDoc{emb: emb, root: doc.Content[0], base: base})
+	}
+	return nil
 }
 
 func podSpecFields(ps *yaml.Node, base string) []*Field {
 	var out []*Field
 	for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
 		_, seq := field(ps, list)
-		if seq == nil || seq.Kind != yaml.SequenceNode {
+		if seq = deref(seq); seq == nil || seq.Kind != yaml.SequenceNode {
 			continue
 		}
 		for i, c := range seq.Content {
@@ -185,14 +459,16 @@ func podSpecFields(ps *yaml.Node, base string) []*Field {
 			name := scalar(c, "name")
 			if f := stringField(c, "image", base+"."+list+elem(i, name)+".image"); f != nil {
 				f.Container = name
+				f.at = base + "." + list + "[" + strconv.Itoa(i) + "].image"
 				out = append(out, f)
 			}
 		}
 	}
-	if _, vols := field(ps, "volumes"); vols != nil && vols.Kind == yaml.SequenceNode {
-		for i, v := range vols.Content {
+	if _, vols := field(ps, "volumes"); deref(vols) != nil && deref(vols).Kind == yaml.SequenceNode {
+		for i, v := range deref(vols).Content {
 			v = deref(v)
 			if f := stringField(lookup(v, "image"), "reference", base+".volumes"+elem(i, scalar(v, "name"))+".image.reference"); f != nil {
+				f.at = fmt.Sprintf("%s.volumes[%d].image.reference", base, i)
 				out = append(out, f)
 			}
 		}
@@ -207,7 +483,12 @@ func stringField(m *yaml.Node, key, path string) *Field {
 	if v == nil {
 		return nil
 	}
-	f := &Field{Path: path, Kind: StringField, Key: k, Node: deref(v)}
+	return valueField(v, k, path)
+}
+
+// valueField is the image string v (as written: it may be an alias).
+func valueField(v, key *yaml.Node, path string) *Field {
+	f := &Field{Path: path, Kind: StringField, Key: key, Node: deref(v)}
 	if f.Node == nil {
 		return nil
 	}
@@ -253,37 +534,6 @@ func elem(i int, name string) string {
 		return "[name=" + name + "]"
 	}
 	return fmt.Sprintf("[%d]", i)
-}
-
-// embeddedFields finds image objects in YAML held by annotated ConfigMap keys.
-func embeddedFields(cm *yaml.RNode) ([]*Field, error) {
-	keys := cm.GetAnnotations()[EmbeddedAnnotation]
-	if keys == "" {
-		return nil, nil
-	}
-	_, data := field(cm.YNode(), "data")
-	var out []*Field
-	for _, key := range splitList(keys) {
-		_, val := field(data, key)
-		if val == nil || val.Kind != yaml.ScalarNode {
-			return nil, fmt.Errorf("annotation %s names data key %q, which the ConfigMap does not have: fix the annotation or add the key", EmbeddedAnnotation, key)
-		}
-		docs, err := yamlsrc.Decode([]byte(val.Value))
-		if err != nil {
-			return nil, fmt.Errorf("data.%s is not YAML (annotation %s): %w (lines count from the key's first line)", key, EmbeddedAnnotation, err)
-		}
-		emb := &Embedded{Key: key, Value: val, Text: val.Value}
-		for i, doc := range docs {
-			path := "data[" + key + "]"
-			if len(docs) > 1 {
-				path += fmt.Sprintf("[doc %d]", i)
-			}
-			walkObjects(doc, path, func(path string, m, k *yaml.Node) {
-				out = append(out, &Field{Path: path, Kind: ObjectField, Node: m, Key: k, keys: helmKeys, Embedded: emb})
-			})
-		}
-	}
-	return out, nil
 }
 
 // walkObjects calls fn for every mapping that looks like an image object: a
@@ -338,61 +588,85 @@ func isImageObject(m *yaml.Node) bool {
 	return tag != nil || digest != nil
 }
 
+// matchFieldSpec: a fieldSpec without kind (as kustomize's defaults are
+// written) matches every kind.
 func matchFieldSpec(fs FieldSpec, group, version, kind, name string) bool {
-	return fs.Kind == kind && (fs.Group == "" || fs.Group == group) &&
+	return (fs.Kind == "" || fs.Kind == kind) && (fs.Group == "" || fs.Group == group) &&
 		(fs.Version == "" || fs.Version == version) && (fs.Name == "" || fs.Name == name)
 }
 
-// specFields walks a kustomize-style path ("spec/x[]/image") and returns the
-// fields it reaches.
+// splitSpecPath splits a fieldSpec path as kustomize does: at slashes, an
+// escaped slash (\/) belongs to its key, a leading slash is allowed; "[]"
+// after a key is a hint that it holds a list, and is dropped.
+func splitSpecPath(p string) []string {
+	p = strings.TrimPrefix(p, "/")
+	var segs []string
+	for _, s := range strings.Split(p, "/") {
+		if n := len(segs); n > 0 && strings.HasSuffix(segs[n-1], `\`) {
+			segs[n-1] = strings.TrimSuffix(segs[n-1], `\`) + "/" + s
+			continue
+		}
+		segs = append(segs, s)
+	}
+	for i, s := range segs {
+		segs[i] = strings.TrimSuffix(s, "[]")
+	}
+	return segs
+}
+
+// specFields walks a fieldSpec path ("spec/x[]/image") and returns the
+// fields it reaches. As in kustomize, every list on the way is walked,
+// whether the path marks it with [] or not, and so is a list at the end (a
+// list of image strings, or of image objects).
 func specFields(root *yaml.Node, fs FieldSpec) []*Field {
 	var out []*Field
-	var walk func(n *yaml.Node, segs []string, path string, key *yaml.Node)
-	walk = func(n *yaml.Node, segs []string, path string, key *yaml.Node) {
+	var walk func(v *yaml.Node, segs []string, path, at string, key *yaml.Node)
+	walk = func(v *yaml.Node, segs []string, path, at string, key *yaml.Node) {
+		n := deref(v)
 		if n == nil {
 			return
 		}
+		if n.Kind == yaml.SequenceNode {
+			for i, c := range n.Content {
+				walk(c, segs, path+elem(i, scalar(c, "name")), fmt.Sprintf("%s[%d]", at, i), nil)
+			}
+			return
+		}
 		if len(segs) == 0 {
-			if n = deref(n); n == nil {
-				return
-			}
-			switch {
-			case fs.Type == "object" && n.Kind == yaml.MappingNode:
-				out = append(out, &Field{Path: path, Kind: ObjectField, Node: n, Key: key, keys: helmKeys})
-			case fs.Type == "object":
-				out = append(out, &Field{Path: path, Kind: ObjectField, Node: n, Key: key, keys: helmKeys,
-					Problem: "want a mapping with repository, tag and digest (fieldSpecs type: object)"})
-			default:
-				f := &Field{Path: path, Kind: StringField, Node: n, Key: key, Problem: notAString(n)}
-				if f.Problem != "" || n.Value != "" {
-					out = append(out, f)
-				}
+			if f := specField(fs, v, key, path); f != nil {
+				f.at = at
+				out = append(out, f)
 			}
 			return
 		}
-		seg, list := strings.CutSuffix(segs[0], "[]")
-		k, v := field(n, seg)
-		if v == nil {
+		k, next := field(n, segs[0])
+		if next == nil {
 			return
 		}
-		p := strings.TrimPrefix(path+"."+seg, ".")
-		if len(segs) > 1 || list {
-			v = deref(v)
-		}
-		if !list {
-			walk(v, segs[1:], p, k)
-			return
-		}
-		if v.Kind != yaml.SequenceNode {
-			return
-		}
-		for i, c := range v.Content {
-			c = deref(c)
-			walk(c, segs[1:], p+elem(i, scalar(c, "name")), nil)
-		}
+		walk(next, segs[1:], joinPath(path, segs[0]), joinPath(at, segs[0]), k)
 	}
-	walk(root, strings.Split(fs.Path, "/"), "", nil)
+	walk(root, splitSpecPath(fs.Path), "", "", nil)
 	return out
+}
+
+// specField is the field a fieldSpec path ends at (v as written).
+func specField(fs FieldSpec, v, key *yaml.Node, path string) *Field {
+	n := deref(v)
+	switch {
+	case fs.Type == "object" && n.Kind == yaml.MappingNode:
+		return &Field{Path: path, Kind: ObjectField, Node: n, Key: key, keys: helmKeys}
+	case fs.Type == "object":
+		return &Field{Path: path, Kind: ObjectField, Node: n, Key: key, keys: helmKeys,
+			Problem: "want a mapping with repository, tag and digest (fieldSpecs type: object)"}
+	}
+	f := &Field{Path: path, Kind: StringField, Node: n, Key: key, Problem: notAString(n)}
+	if v.Kind == yaml.AliasNode {
+		f.Alias = v
+	}
+	if f.Problem == "" && n.Value == "" {
+		return nil
+	}
+	return f
 }
 
 // field returns the key and value nodes of a mapping entry. m may be an

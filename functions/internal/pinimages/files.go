@@ -35,7 +35,9 @@ type File struct {
 }
 
 // ParseFile parses every document of src, keeping node positions. Documents
-// without apiVersion and kind are not Kubernetes resources and are left alone.
+// without apiVersion and kind are not Kubernetes resources and are left
+// alone, except in a kustomization file (IsKustomizationFile), which most
+// users write without them.
 func ParseFile(name string, src []byte) (*File, error) {
 	f := &File{Path: name, Src: src, LockIndex: -1}
 	docs, err := yamlsrc.Decode(src)
@@ -47,7 +49,7 @@ func ParseFile(name string, src []byte) (*File, error) {
 			continue
 		}
 		n := yaml.NewRNode(doc.Content[0])
-		if n.GetApiVersion() == "" || n.GetKind() == "" {
+		if (n.GetApiVersion() == "" || n.GetKind() == "") && !IsKustomizationFile(name) {
 			continue
 		}
 		if n.GetApiVersion() == lock.APIVersion && n.GetKind() == lock.Kind {

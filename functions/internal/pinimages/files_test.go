@@ -88,12 +88,12 @@ func pinFiles(t *testing.T, dir string) []Edited {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Transform(context.Background(), Input{Resources: Nodes(files)}, s, &fakeRegistry{}, func() time.Time { return goldenNow })
+	rep, err := Transform(context.Background(), Input{Resources: Nodes(files), ReadFile: os.ReadFile}, s, &fakeRegistry{}, func() time.Time { return goldenNow })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.HasErrors() {
-		t.Fatalf("errors: %v", StderrLines(rep.Results))
+	if rep.HasErrors() || len(StderrLines(rep.Results)) > 0 {
+		t.Fatalf("errors or warnings: %v", StderrLines(rep.Results))
 	}
 	edits, err := SpliceFiles(files, rep.Changes)
 	if err != nil {

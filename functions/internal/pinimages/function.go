@@ -49,6 +49,10 @@ type Processor struct {
 	// Secrets collects the run's credentials; no result, stderr line or
 	// error shows them (nil: the run keeps its own).
 	Secrets *redact.Secrets
+	// ReadFile reads the configurations files a kustomization names that
+	// are not among the items (nil: none is read). An exec function run
+	// from the package directory finds them there.
+	ReadFile func(path string) ([]byte, error)
 }
 
 var _ framework.ResourceListProcessor = (*Processor)(nil)
@@ -102,7 +106,7 @@ func (p *Processor) run(rl *framework.ResourceList) (*Report, *yaml.RNode, error
 	for i, it := range rl.Items {
 		resources[i] = &Resource{Node: it}
 	}
-	in := Input{Resources: resources, Lock: lk}
+	in := Input{Resources: resources, Lock: lk, ReadFile: p.ReadFile}
 	if lockItem != nil {
 		in.LockResource = &Resource{Node: lockItem}
 	}
@@ -212,10 +216,11 @@ func replaceLockSpec(item *yaml.RNode, lk *lock.Lock) error {
 // The usual way (kyaml's framework.Execute) re-encodes every item; yaml.v3
 // needs seconds for 10,000 resources. Since pinning only changes scalars,
 // the output is the input with the new values spliced in and the results
-// appended, which also keeps the input's formatting. Where splicing cannot
-// be used (flow-style or JSON input, results already in the input, a lock to
-// rewrite, a value that cannot be edited in place) the items are re-encoded
-// one by one instead.
+// appended, which also keeps the input's formatting. Results already in the
+// input (a function before this one) are kept, before this run's. Where
+// splicing cannot be used (flow-style or JSON input, a lock to rewrite, a
+// value that cannot be edited in place) the items are re-encoded one by one
+// instead.
 func RunFunction(p *Processor, in []byte, out io.Writer) error {
 	root, rl, err := readResourceList(in)
 	if err != nil {
@@ -229,15 +234,19 @@ func RunFunction(p *Processor, in []byte, out io.Writer) error {
 	if procErr == nil {
 		changes = rep.Changes
 	}
-	canSplice := root.Style&yaml.FlowStyle == 0 && lookupKey(root, "results") == nil &&
-		(procErr != nil || lockItem == nil || !rep.LockChanged)
+	canSplice := root.Style&yaml.FlowStyle == 0 && (procErr != nil || lockItem == nil || !rep.LockChanged)
 	if canSplice {
-		if spliced, err := splice(in, changes, func(s *source) []span { return functionConfigSpan(s, root) }); err == nil {
+		// The functionConfig is not written back, and the results are
+		// written after the items, the input's first.
+		drop := func(s *source) []span { return entrySpans(s, root, "functionConfig", "results") }
+		if spliced, err := splice(in, changes, drop); err == nil {
 			var b bytes.Buffer
 			if len(spliced) > 0 && spliced[len(spliced)-1] != '\n' {
 				b.WriteByte('\n')
 			}
-			writeResults(&b, rl.Results)
+			if err := writeResults(&b, inputResults(root), rl.Results); err != nil {
+				return err
+			}
 			if _, err := out.Write(spliced); err != nil {
 				return err
 			}
@@ -302,20 +311,32 @@ func lookupKey(m *yaml.Node, key string) *yaml.Node {
 	return v
 }
 
-// functionConfigSpan is the functionConfig entry of a block-style
-// ResourceList, as a span that removes it: orchestrators ignore a function's
-// functionConfig output, and echoing it would repeat what it may hold
-// (a mirror written with credentials) on stdout.
-func functionConfigSpan(s *source, root *yaml.Node) []span {
+// entrySpans are the entries of keys in a block-style ResourceList, as
+// spans that remove them. Orchestrators ignore a function's functionConfig
+// output, and echoing it would repeat what it may hold (a mirror written
+// with credentials) on stdout; results are written at the end.
+func entrySpans(s *source, root *yaml.Node, keys ...string) []span {
+	var out []span
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value != "functionConfig" {
-			continue
+		for _, k := range keys {
+			if root.Content[i].Value != k {
+				continue
+			}
+			start, end := s.LineStart(root.Content[i].Line), len(s.src)
+			if i+2 < len(root.Content) {
+				end = s.LineStart(root.Content[i+2].Line)
+			}
+			out = append(out, span{off: start, end: end})
 		}
-		start, end := s.LineStart(root.Content[i].Line), len(s.src)
-		if i+2 < len(root.Content) {
-			end = s.LineStart(root.Content[i+2].Line)
-		}
-		return []span{{off: start, end: end}}
+	}
+	return out
+}
+
+// inputResults are the results the input carries (from a function before
+// this one).
+func inputResults(root *yaml.Node) []*yaml.Node {
+	if r := deref(lookupKey(root, "results")); r != nil && r.Kind == yaml.SequenceNode {
+		return r.Content
 	}
 	return nil
 }
@@ -346,7 +367,9 @@ func writeResourceList(out io.Writer, root *yaml.Node, rl *framework.ResourceLis
 			return err
 		}
 	}
-	writeResults(&b, rl.Results)
+	if err := writeResults(&b, inputResults(root), rl.Results); err != nil {
+		return err
+	}
 	if _, err := out.Write(b.Bytes()); err != nil {
 		return err
 	}

@@ -137,7 +137,7 @@ func spliceAll(resources []*Resource, value func(*Field) string) ([]Change, []fu
 	var wants []fuzzWant
 	seen := map[*yaml.Node]bool{}
 	for _, r := range resources {
-		fields, err := FindFields(r.Node, nil)
+		fields, err := FindFields(r, nil)
 		if err != nil {
 			continue
 		}

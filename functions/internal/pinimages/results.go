@@ -24,17 +24,24 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// writeResults renders results as YAML text. Reflection-based encoding took
-// over a second for 20,000 results; the shape is fixed, so it is written
-// directly, quoting every value that is not plainly a string.
-func writeResults(b *bytes.Buffer, results framework.Results) {
-	if len(results) == 0 {
-		return
+// writeResults renders the input's results (as they were) and this run's as
+// YAML text. Reflection-based encoding took over a second for 20,000
+// results; the shape is fixed, so they are written directly, quoting every
+// value that is not plainly a string.
+func writeResults(b *bytes.Buffer, input []*yaml.Node, results framework.Results) error {
+	if len(input)+len(results) == 0 {
+		return nil
 	}
 	b.Grow(len(results) * 384) // a result is about 300 bytes
 	b.WriteString("results:\n")
+	for _, n := range input {
+		if err := writeIndented(b, n, "- ", "  ", false); err != nil {
+			return err
+		}
+	}
 	for _, r := range results {
 		b.WriteString("- message: " + quote(r.Message) + "\n")
 		b.WriteString("  severity: " + quote(string(r.Severity)) + "\n")
@@ -63,6 +70,7 @@ func writeResults(b *bytes.Buffer, results framework.Results) {
 			}
 		}
 	}
+	return nil
 }
 
 func kv(b *bytes.Buffer, indent, key, value string) {

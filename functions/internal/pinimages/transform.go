@@ -117,6 +117,9 @@ type Input struct {
 	// LockResource is the ImageLock object the lock was read from, for the
 	// results of its entries (verify mode checks them too).
 	LockResource *Resource
+	// ReadFile reads a file a kustomization names in configurations: that
+	// is not among the resources (nil: only the resources are looked at).
+	ReadFile func(path string) ([]byte, error)
 }
 
 // Transform runs the pin engine over the image fields of the resources (and,
@@ -136,6 +139,15 @@ func Transform(ctx context.Context, in Input, s Settings, resolver registry.Reso
 	rep := &Report{}
 	var occs []*occurrence
 	refs := parsedRefs{}
+	// fieldSpecs declared in the kustomizations' configurations: files
+	// count as if written in the config.
+	specs, cfgResults := configurationSpecs(resources, in.ReadFile)
+	rep.Results = append(rep.Results, cfgResults...)
+	specs = append(append([]FieldSpec(nil), s.FieldSpecs...), specs...)
+	if r := createIgnored(specs); r != nil {
+		rep.Results = append(rep.Results, r)
+	}
+	finder := newFieldFinder(specs)
 	for _, r := range resources {
 		if skipResource(r.Node) {
 			continue
@@ -148,7 +160,7 @@ func Transform(ctx context.Context, in Input, s Settings, resolver registry.Reso
 			}
 			continue
 		}
-		fields, err := FindFields(r.Node, s.FieldSpecs)
+		fields, err := finder.find(r)
 		if err != nil {
 			rep.Results = append(rep.Results, result(r, nil, framework.Error, err.Error(), nil, nil))
 			continue
@@ -157,14 +169,19 @@ func Transform(ctx context.Context, in Input, s Settings, resolver registry.Reso
 			occs = append(occs, s.prepare(r, f, refs))
 		}
 	}
-	fieldCount := len(occs)
+	fieldCount, lockStart := 0, len(occs)
+	for _, o := range occs {
+		if !o.field.Undeclared {
+			fieldCount++
+		}
+	}
 	if s.Mode == pin.Verify && lk != nil {
 		occs = append(occs, lockOccurrences(lk, in.LockResource, s.Platform)...)
 	}
 
 	var reqs []pin.Request
 	for _, o := range occs {
-		if o.skip == "" && o.err == nil {
+		if o.skip == "" && o.err == nil && !o.field.Undeclared {
 			reqs = append(reqs, o.req)
 		}
 	}
@@ -193,7 +210,7 @@ func Transform(ctx context.Context, in Input, s Settings, resolver registry.Reso
 	}
 	// Without a lock in the input there is nothing to update.
 	rep.LockChanged = lk != nil && string(after) != string(before)
-	rep.Results = append(rep.Results, summary(s, fieldCount, len(occs)-fieldCount, counts, stats, rep))
+	rep.Results = append(rep.Results, summary(s, fieldCount, len(occs)-lockStart, counts, stats, rep))
 	redactResults(rep.Results, s.Registry.Secrets)
 	return rep, nil
 }
@@ -258,6 +275,11 @@ func skipResource(n *yaml.RNode) bool {
 func (s Settings) prepare(r *Resource, f *Field, refs parsedRefs) *occurrence {
 	o := &occurrence{res: r, field: f}
 	o.skip = s.skipReason(r.Node, f)
+	if f.Undeclared { // the scan parsed it; it is reported, never resolved
+		o.ref, _ = refs.parse(f.Node.Value)
+		o.skip = s.prefixSkip(o.ref, o.skip)
+		return o
+	}
 	if f.Problem != "" {
 		o.err = &registry.Error{Code: "not an image reference", Detail: f.Problem}
 		if f.Kind == ObjectField {
@@ -284,16 +306,22 @@ func (s Settings) prepare(r *Resource, f *Field, refs parsedRefs) *occurrence {
 		}
 		o.ref = ref
 	}
-	if o.skip == "" {
-		for _, p := range s.SkipPrefixes {
-			if p.Matches(o.ref.Name) {
-				o.skip = fmt.Sprintf("prefix %q is in skip.prefixes", string(p))
-				break
-			}
-		}
-	}
+	o.skip = s.prefixSkip(o.ref, o.skip)
 	o.req = pin.Request{Ref: o.ref, Platform: s.Platform}
 	return o
+}
+
+// prefixSkip is the skip reason of ref: skip, or a skip prefix it is under.
+func (s Settings) prefixSkip(ref imageref.Ref, skip string) string {
+	if skip != "" {
+		return skip
+	}
+	for _, p := range s.SkipPrefixes {
+		if p.Matches(ref.Name) {
+			return fmt.Sprintf("prefix %q is in skip.prefixes", string(p))
+		}
+	}
+	return ""
 }
 
 func classifyParse(value string, err error) *registry.Error {
@@ -301,13 +329,28 @@ func classifyParse(value string, err error) *registry.Error {
 	if errors.As(err, &de) {
 		return digestError(value, de)
 	}
+	var pe *imageref.PlaceholderError
+	if errors.As(err, &pe) {
+		return placeholderError(pe)
+	}
 	detail := strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid image reference %q: ", value))
 	return &registry.Error{Code: "invalid image reference", Ref: value, Detail: fmt.Sprintf("%q: %s", value, detail),
 		Hint: "write the image as [registry[:port]/]repository[:tag][@sha256:digest], the repository in lower case"}
 }
 
 func digestError(ref string, de *imageref.DigestError) *registry.Error {
+	if de.Short() {
+		e := registry.NewError(registry.InvalidDigest, ref, fmt.Sprintf("%q is not a full digest: %d of the 64 hex digits of a sha256 digest (kustomize takes it, a registry does not)",
+			de.Digest, len(de.Digest)-len("sha256:")))
+		e.Hint = "write the full digest, or remove it and let pin-images resolve the tag"
+		return e
+	}
 	return registry.NewError(registry.InvalidDigest, ref, fmt.Sprintf("%q is not sha256: followed by 64 lower-case hex digits", de.Digest))
+}
+
+func placeholderError(pe *imageref.PlaceholderError) *registry.Error {
+	return &registry.Error{Code: "not an image reference", Detail: pe.Error(),
+		Hint: "render the template before pin-images runs, or skip the field with the line comment # " + SkipComment}
 }
 
 func (s Settings) skipReason(n *yaml.RNode, f *Field) string {
@@ -364,6 +407,7 @@ func selectorMatches(sel Selector, n *yaml.RNode) bool {
 // objectRef is an image object's parts.
 type objectRef struct {
 	repo, tag, digest  string
+	repoKey            string     // the key repo was read from
 	digestKey, digest0 *yaml.Node // the digest key and value, when present
 	lastKey, last      *yaml.Node // the entry the digest is added after
 	noTag              bool       // Kustomization entry without newTag or digest
@@ -382,7 +426,7 @@ func readObject(f *Field) (*objectRef, imageref.Ref, string, *registry.Error) {
 		if problem := notAString(v); problem != "" {
 			return o, imageref.Ref{}, "." + rk, &registry.Error{Code: "invalid image object", Detail: rk + ": not an image reference: " + problem, Hint: "set " + rk + " to the image's repository"}
 		}
-		o.repo = v.Value
+		o.repo, o.repoKey = v.Value, rk
 		o.lastKey, o.last = key, v
 		break
 	}
@@ -427,6 +471,25 @@ func readObject(f *Field) (*objectRef, imageref.Ref, string, *registry.Error) {
 		} else {
 			return o, imageref.Ref{}, "." + k.tag, &registry.Error{Code: "invalid image object", Ref: o.repo,
 				Detail: "tag and digest are empty", Hint: "set a tag (the digest is then filled in)"}
+		}
+	}
+	// Each part is parsed on its own, so that an error is on its field.
+	if k.match != "" && k.match != o.repoKey {
+		if v := deref(lookupKey(f.Node, k.match)); v != nil && v.Kind == yaml.ScalarNode && v.Value != "" {
+			if _, err := imageref.Parse(v.Value); err != nil {
+				return o, imageref.Ref{}, "." + k.match, classifyParse(v.Value, err)
+			}
+		}
+	}
+	if _, err := imageref.Parse(o.repo); err != nil {
+		return o, imageref.Ref{}, "." + o.repoKey, classifyParse(o.repo, err)
+	}
+	if o.tag != "" {
+		if _, err := imageref.Parse(imageref.Format(o.repo, o.tag, "")); err != nil {
+			if imageref.IsPlaceholder(o.tag) {
+				err = &imageref.PlaceholderError{Value: o.tag}
+			}
+			return o, imageref.Ref{}, "." + k.tag, classifyParse(imageref.Format(o.repo, o.tag, ""), err)
 		}
 	}
 	ref, err := imageref.Parse(imageref.Format(o.repo, o.tag, o.digest))
@@ -475,6 +538,9 @@ func (s Settings) verdict(o *occurrence, outcomes map[string]*pin.Outcome) verdi
 	}
 	if o.lockEntry {
 		return lockVerdict(o, outcomes[o.req.ID()], s.FailOnDrift)
+	}
+	if o.field.Undeclared {
+		return s.undeclaredVerdict(o)
 	}
 	if violation := s.registryViolation(o.ref); violation != "" {
 		return verdict{sev: framework.Error, msg: violation}
@@ -528,6 +594,27 @@ func (s Settings) verdict(o *occurrence, outcomes map[string]*pin.Outcome) verdi
 	default: // pin.Failed
 		return verdict{sev: framework.Error, msg: errMessage(out.Err)}
 	}
+}
+
+// undeclaredVerdict is the verdict on an image-like field the scan found:
+// it is checked against the policy as far as its text allows, and never
+// resolved or changed.
+func (s Settings) undeclaredVerdict(o *occurrence) verdict {
+	const msg = "image-like field not pinned: declare it with fieldSpecs or skip it"
+	hint := " — e.g. fieldSpecs: [" + o.field.Declare + "], or the line comment # " + SkipComment
+	v := verdict{sev: framework.Warning, msg: msg + hint, counted: []string{"undeclared"}}
+	switch violation := s.registryViolation(o.ref); {
+	case violation != "":
+		v.sev, v.msg = framework.Error, violation
+	case o.skip != "":
+		return verdict{sev: framework.Info, msg: "skipped: " + o.skip, counted: []string{"undeclared", "undeclaredSkipped"}}
+	case o.ref.Pinned():
+		// requireDigests is met; the pin itself goes unchecked.
+		v.msg = "image-like field not declared: its pin is not verified; declare it with fieldSpecs or skip it" + hint
+	case s.RequireDigests:
+		v.sev, v.msg = framework.Error, msg+" (policy.requireDigests is set)"+hint
+	}
+	return v
 }
 
 // lockVerdict is verify's verdict on a lock entry: a drift or an error like
@@ -631,11 +718,14 @@ func errMessage(e *registry.Error) string {
 
 func result(r *Resource, o *occurrence, sev framework.Severity, msg string, current, proposed any) *framework.Result {
 	res := &framework.Result{Message: msg, Severity: sev}
-	if r != nil {
+	// A kustomization without kind is named by its file alone.
+	if r != nil && r.Node.GetKind() != "" {
 		res.ResourceRef = &yaml.ResourceIdentifier{
 			TypeMeta: yaml.TypeMeta{APIVersion: r.Node.GetApiVersion(), Kind: r.Node.GetKind()},
 			NameMeta: yaml.NameMeta{Name: r.Node.GetName(), Namespace: r.Node.GetNamespace()},
 		}
+	}
+	if r != nil {
 		if file := fileOf(r); file != "" {
 			res.File = &framework.File{Path: file, Index: r.Index}
 		}
@@ -672,6 +762,12 @@ func summary(s Settings, fields, lockEntries int, c map[string]int, st pin.Stats
 	msg := fmt.Sprintf("pin-images %s: %d image fields: %d pinned (%d from lock), %d updated, %d kept, %d skipped; %d warnings, %d errors; %d registry lookups for %d distinct references",
 		s.Mode, fields, c[string(pin.Pinned)], c["fromLock"], c[string(pin.Updated)], c["kept"], c["skipped"],
 		bySeverity[framework.Warning], bySeverity[framework.Error], st.Lookups, st.Requests)
+	if c["undeclared"] > 0 {
+		msg += fmt.Sprintf("; %d image-like fields not declared", c["undeclared"])
+		if n := c["undeclaredSkipped"]; n > 0 {
+			msg += fmt.Sprintf(" (%d skipped)", n)
+		}
+	}
 	if lockEntries > 0 {
 		msg += fmt.Sprintf("; %d lock entries checked", lockEntries)
 	}

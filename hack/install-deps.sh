@@ -15,6 +15,8 @@ need_apt ansible-core ansible-playbook
 need_apt prometheus promtool
 go_install crane v0.22.1 github.com/google/go-containerregistry/cmd/crane@v0.22.1
 go_install kustomize v5.8.2 sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
+# The signature tests sign images with the real cosign CLI.
+"$ROOT/hack/tools.sh" cosign
 if ! command -v kpt >/dev/null 2>&1; then
   echo "kpt is not on PATH: the pipeline tests run the kpt 1.0.0-beta.56 these machines come with" >&2
   echo "(it cannot be built from the module proxy without a stub, see shared/reference/test-infra.md C)" >&2

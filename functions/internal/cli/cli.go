@@ -61,6 +61,7 @@ Usage:
   pin-images pin [-w] [flags] PATH...  pin images in YAML files (-w writes them in place)
   pin-images verify [flags] PATH...    report unpinned, vanished and drifted pins; exit 1 on errors
   pin-images lock [-o FILE] [PATH...]  write an ImageLock for the images in PATHs or stdin
+  pin-images webhook [flags]           serve admission reviews: pin images, enforce the policy
   pin-images version                   print the version
 
 Examples:
@@ -118,6 +119,8 @@ func dispatch(ctx context.Context, args []string, stdio IO, secrets *redact.Secr
 		return runPin(ctx, "verify", args[1:], stdio, secrets)
 	case "lock":
 		return runLock(ctx, args[1:], stdio, secrets)
+	case "webhook":
+		return runWebhook(ctx, args[1:], stdio, secrets)
 	case "version", "--version":
 		fmt.Fprintln(stdio.Stdout, version.Version)
 		return nil

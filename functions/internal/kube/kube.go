@@ -90,9 +90,9 @@ func FromKubeconfig(path string) (Config, error) {
 		Clusters       []struct {
 			Name    string `yaml:"name"`
 			Cluster struct {
-				Server   string `yaml:"server"`
-				CAData   string `yaml:"certificate-authority-data"`
-				CAFile   string `yaml:"certificate-authority"`
+				Server string `yaml:"server"`
+				CAData string `yaml:"certificate-authority-data"`
+				CAFile string `yaml:"certificate-authority"`
 			} `yaml:"cluster"`
 		} `yaml:"clusters"`
 		Contexts []struct {
@@ -198,9 +198,13 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Code, e.Reason, e.Message) }
 
 // IsNotFound, IsConflict and IsAlreadyExists classify API errors.
-func IsNotFound(err error) bool      { return code(err) == http.StatusNotFound }
-func IsConflict(err error) bool      { return code(err) == http.StatusConflict && reason(err) != "AlreadyExists" }
-func IsAlreadyExists(err error) bool { return code(err) == http.StatusConflict && reason(err) == "AlreadyExists" }
+func IsNotFound(err error) bool { return code(err) == http.StatusNotFound }
+func IsConflict(err error) bool {
+	return code(err) == http.StatusConflict && reason(err) != "AlreadyExists"
+}
+func IsAlreadyExists(err error) bool {
+	return code(err) == http.StatusConflict && reason(err) == "AlreadyExists"
+}
 
 func code(err error) int {
 	var e *Error

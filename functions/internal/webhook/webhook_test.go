@@ -131,7 +131,10 @@ func startEnv(t *testing.T, s pinimages.Settings, lockCM bool, validity time.Dur
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // registerWebhooks creates the configurations as the admission component
 // does: failurePolicy Fail, sideEffects None, reinvocation, the namespace

@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -407,4 +408,42 @@ func x509Pool(t *testing.T, pemData []byte) *x509.CertPool {
 		t.Fatal("no CA certificate")
 	}
 	return pool
+}
+
+// TestWebhook_pullSecrets: a private registry's image is pinned with the
+// credentials the kubelet would use, the pod's imagePullSecrets or its
+// service account's; without them the registry refuses and the object is
+// admitted unchanged with the warning; no credential reaches a message.
+func TestWebhook_pullSecrets(t *testing.T) {
+	s := settings(t, "apiVersion: fn.ansible.cloud37.dev/v1alpha1\nkind: PinImages\nmetadata: {name: policy}\n")
+	e := startEnv(t, s, false, time.Hour)
+	private := registrytest.Start(t, registrytest.Options{Auth: registrytest.AuthBasic})
+	digest := private.PushRandom(t, "team/secret:1")
+	ref := private.Ref("team/secret:1")
+	auth := base64.StdEncoding.EncodeToString([]byte(private.Username + ":" + private.Password))
+	dockerConfig := fmt.Sprintf(`{"auths":{"http://%s":{"auth":%q}}}`, private.Host, auth)
+	e.create("/api/v1/namespaces/apps/secrets", map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "pull"},
+		"type": "kubernetes.io/dockerconfigjson", "data": map[string][]byte{".dockerconfigjson": []byte(dockerConfig)}})
+	e.create("/api/v1/namespaces/apps/serviceaccounts", map[string]any{"apiVersion": "v1", "kind": "ServiceAccount",
+		"metadata": map[string]any{"name": "puller"}, "imagePullSecrets": []any{map[string]string{"name": "pull"}}})
+
+	withSecret := pod("pull-secret", ref)
+	withSecret["spec"].(map[string]any)["imagePullSecrets"] = []any{map[string]string{"name": "pull"}}
+	bySA := pod("service-account", ref)
+	bySA["spec"].(map[string]any)["serviceAccountName"] = "puller"
+	for name, p := range map[string]map[string]any{"the pod's imagePullSecrets": withSecret, "its service account's": bySA} {
+		r := e.send(http.MethodPost, "/api/v1/namespaces/apps/pods", p, "?dryRun=All")
+		if r.status != http.StatusCreated || imageOf(r.body, "spec", "containers", "image") != ref+"@"+digest {
+			t.Errorf("%s: %d %s %v", name, r.status, r.message, imageOf(r.body, "spec", "containers", "image"))
+		}
+	}
+	r := e.send(http.MethodPost, "/api/v1/namespaces/apps/pods", pod("no-secret", ref), "?dryRun=All")
+	if r.status != http.StatusCreated || imageOf(r.body, "spec", "containers", "image") != ref || !strings.Contains(strings.Join(r.warnings, " "), "unauthorized") {
+		t.Errorf("without credentials: %d %s %v, warnings %q; want it unchanged with an unauthorized warning", r.status, r.message, imageOf(r.body, "spec", "containers", "image"), r.warnings)
+	}
+	for _, w := range r.warnings {
+		if strings.Contains(w, private.Password) || strings.Contains(w, auth) {
+			t.Errorf("a credential in a warning: %q", w)
+		}
+	}
 }

@@ -1,0 +1,130 @@
+/*
+Copyright 2026 The Ansible Playbook Operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package webhook
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+func TestStringDiff(t *testing.T) {
+	before := `{"metadata":{"name":"p","annotations":{"a":"1"}},"spec":{"replicas":1.0,"containers":[{"name":"c","image":"r/a:1"},{"name":"d","image":"r/b:1"}],"x":{"repository":"r/c","tag":"1"}}}`
+	after := `{"metadata":{"name":"p","annotations":{"a":"1"}},"spec":{"replicas":1,"containers":[{"name":"c","image":"r/a:1@sha256:aa"},{"name":"d","image":"r/b:1"}],"x":{"repository":"r/c","tag":"1","digest":"sha256:cc"}}}`
+	got, err := stringDiff([]byte(before), []byte(after))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []op{{Op: "replace", Path: "/spec/containers/0/image", Value: "r/a:1@sha256:aa"}, {Op: "add", Path: "/spec/x/digest", Value: "sha256:cc"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stringDiff (-want +got), a number re-encoded must not appear:\n%s", diff)
+	}
+	if got := annotationOps([]byte(`{"metadata":{"name":"p"}}`), "k/x", "v"); got[0].Path != "/metadata/annotations" {
+		t.Errorf("without annotations: %+v, want the map added", got)
+	}
+	if got := annotationOps([]byte(`{"metadata":{"annotations":{"k/x":"old"}}}`), "k/x", "v"); got[0].Op != "replace" || got[0].Path != "/metadata/annotations/k~1x" {
+		t.Errorf("with the annotation: %+v, want a replace at the escaped key", got)
+	}
+}
+
+func TestCache(t *testing.T) {
+	now := time.Unix(0, 0)
+	c := NewCache(time.Minute, 2)
+	c.Now = func() time.Time { return now }
+	c.put("a", "1")
+	c.put("b", "2")
+	if _, ok := c.get("a"); !ok {
+		t.Fatal("a missing")
+	}
+	c.put("c", "3") // b is the least recently used
+	if _, ok := c.get("b"); ok || c.Len() != 2 {
+		t.Errorf("b kept or %d entries, want b evicted and 2 entries", c.Len())
+	}
+	now = now.Add(2 * time.Minute)
+	if _, ok := c.get("a"); ok {
+		t.Error("an expired entry answered")
+	}
+}
+
+func TestDockerConfigKeychain(t *testing.T) {
+	auth := base64.StdEncoding.EncodeToString([]byte("u:p:with:colons"))
+	cfg, _ := json.Marshal(map[string]any{"auths": map[string]any{
+		"https://index.docker.io/v1/": map[string]string{"auth": auth},
+		"registry.example:5000":       map[string]string{"username": "x", "password": "y"},
+	}})
+	entries, err := parseDockerConfig(cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := secretKeychain{entries: entries}
+	for ref, want := range map[string]authn.AuthConfig{
+		"nginx:1":                      {Username: "u", Password: "p:with:colons"},
+		"registry.example:5000/team/a": {Username: "x", Password: "y"},
+		"other.example/a":              {},
+	} {
+		r, err := name.ParseReference(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := kc.Resolve(r.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := a.Authorization()
+		if got.Username != want.Username || got.Password != want.Password {
+			t.Errorf("%s: %+v, want %+v", ref, got, want)
+		}
+	}
+	if _, err := parseDockerConfig([]byte(`{"auths":{"r":{"auth":"%%%"}}}`), false); err == nil || strings.Contains(err.Error(), "%%%") {
+		t.Errorf("a bad auth entry: %v, want an error without the value", err)
+	}
+}
+
+func TestPullSecretNames(t *testing.T) {
+	for kind, text := range map[string]string{
+		"Pod":        "kind: Pod\nspec: {serviceAccountName: sa, imagePullSecrets: [{name: a}, {name: b}]}\n",
+		"Deployment": "kind: Deployment\nspec: {template: {spec: {serviceAccountName: sa, imagePullSecrets: [{name: a}, {name: b}]}}}\n",
+		"CronJob":    "kind: CronJob\nspec: {jobTemplate: {spec: {template: {spec: {serviceAccountName: sa, imagePullSecrets: [{name: a}, {name: b}]}}}}}\n",
+	} {
+		sa, secrets := pullSecretNames(yaml.MustParse(text))
+		if sa != "sa" || strings.Join(secrets, ",") != "a,b" {
+			t.Errorf("%s: %s %v", kind, sa, secrets)
+		}
+	}
+	if sa, _ := pullSecretNames(yaml.MustParse("kind: Pod\nspec: {}\n")); sa != "default" {
+		t.Errorf("no service account: %q, want default", sa)
+	}
+}
+
+func TestDecodeReview(t *testing.T) {
+	for body, want := range map[string]string{
+		`{`: "failed to decode",
+		`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}`: "admissionReviewVersions: [v1]",
+		`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`:                            "without a request uid",
+	} {
+		if _, err := decodeReview([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", body, err, want)
+		}
+	}
+}

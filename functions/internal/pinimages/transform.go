@@ -262,11 +262,16 @@ func redactResults(results framework.Results, secrets *redact.Secrets) {
 	}
 }
 
-// skipResource leaves out local-config objects (Kptfile, ImageLock, function
-// configs) except Kustomization files, whose images[] are pinned in file modes.
+// skipResource leaves out local-config objects (ImageLock, function configs)
+// except Kustomization files, whose images[] are pinned in file modes. A
+// Kptfile is local config with or without the annotation, as kpt has it: its
+// pipeline images are kpt's functions, never deployed.
 func skipResource(n *yaml.RNode) bool {
-	if n.GetKind() == "Kustomization" {
+	switch {
+	case n.GetKind() == "Kustomization":
 		return false
+	case n.GetKind() == "Kptfile" && strings.HasPrefix(n.GetApiVersion(), "kpt.dev/"):
+		return true
 	}
 	return n.GetAnnotations()[lock.LocalConfigAnnotation] == "true"
 }

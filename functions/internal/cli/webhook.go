@@ -60,6 +60,7 @@ func runWebhook(ctx context.Context, args []string, stdio IO, secrets *redact.Se
 	denyUnresolved := fs.Bool("deny-unresolved", false, "refuse at mutation an object whose images could not be pinned (default: admit it unchanged with a warning; validation decides)")
 	cacheTTL := fs.Duration("cache-ttl", 5*time.Minute, "how long a resolved digest is reused")
 	cacheSize := fs.Int("cache-size", 4096, "at most this many resolved digests are kept")
+	shutdownDelay := fs.Duration("shutdown-delay", 5*time.Second, "on SIGTERM, keep answering (unready) this long, while the endpoint is removed")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: pin-images webhook [flags]\n\nServes AdmissionReview v1: /mutate pins image fields, /validate enforces the\npolicy and lock-only admission. See kustomize/components/admission.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -137,7 +138,7 @@ func runWebhook(ctx context.Context, args []string, stdio IO, secrets *redact.Se
 		period = time.Minute
 	}
 	go certs.Run(ctx, period)
-	srv := &webhook.Server{Admitter: admitter, GetCertificate: certs.GetCertificate, Metrics: metrics, Log: log,
+	srv := &webhook.Server{Admitter: admitter, GetCertificate: certs.GetCertificate, Metrics: metrics, Log: log, ShutdownDelay: *shutdownDelay,
 		Ready: func() error {
 			if _, err := certs.GetCertificate(&tls.ClientHelloInfo{}); err != nil {
 				return err

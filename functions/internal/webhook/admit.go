@@ -41,7 +41,8 @@ type Scope string
 const (
 	// ScopePods pins Pods (and ephemeral containers) only: workloads stay
 	// as applied, so GitOps tools see no drift, but after a tag moves one
-	// ReplicaSet can run pods of two digests.
+	// ReplicaSet can run pods of two digests. Validation then requires
+	// digests (and the lock) of Pods only.
 	ScopePods Scope = "pods"
 	// ScopeWorkloads pins the pod templates of workloads too (Deployment,
 	// StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, ...): all pods of a
@@ -194,7 +195,13 @@ func (a *Admitter) Validate(ctx context.Context, req *Request) *Response {
 		}
 		only, gen = l, g
 	}
-	violations, err := pinimages.CheckPolicy(res, a.Settings, only)
+	s := a.Settings
+	if a.Scope == ScopePods && req.Kind.Kind != "Pod" {
+		// Workloads keep their tags in this scope: their pods are pinned
+		// and checked one by one; the registries are checked here already.
+		s.RequireDigests, only = false, nil
+	}
+	violations, err := pinimages.CheckPolicy(res, s, only)
 	if err != nil {
 		return deny(req.UID, http.StatusBadRequest, err.Error(), nil)
 	}

@@ -68,7 +68,7 @@ func freePort(t testing.TB) int {
 
 // startAPIServer starts etcd and kube-apiserver on loopback and returns an
 // administrator's client configuration.
-func startAPIServer(t *testing.T) kube.Config {
+func startAPIServer(t testing.TB) kube.Config {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts kube-apiserver: skipped with -short")
@@ -143,7 +143,7 @@ func tail(s string, n int) string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
-func newCA(t *testing.T) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
+func newCA(t testing.TB) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -159,7 +159,7 @@ func newCA(t *testing.T) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
 	return key, cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
-func clientCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn, org string) (certPEM, keyPEM []byte) {
+func clientCert(t testing.TB, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn, org string) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,6 +45,13 @@ type Server struct {
 	Log            *slog.Logger
 	// Ready reports whether the webhook can answer (a certificate loaded).
 	Ready func() error
+	// ShutdownDelay is how long the webhook keeps answering, unready,
+	// after it is told to stop: the API server keeps calling a pod until
+	// its endpoint is gone, and a refused connection would be the
+	// validating webhook's failurePolicy (Fail).
+	ShutdownDelay time.Duration
+
+	stopping atomic.Bool
 }
 
 // Handler is the TLS side: /mutate and /validate.
@@ -59,6 +67,10 @@ func (s *Server) ProbeHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if s.stopping.Load() {
+			http.Error(w, "stopping", http.StatusServiceUnavailable)
+			return
+		}
 		if err := s.Ready(); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
@@ -126,6 +138,9 @@ func (s *Server) Serve(ctx context.Context, listen, probeListen string) error {
 	go func() { errs <- probeSrv.Serve(pln) }()
 	select {
 	case <-ctx.Done():
+		s.stopping.Store(true)
+		s.Log.Info("Stopping: unready, still answering", "delay", s.ShutdownDelay.String())
+		time.Sleep(s.ShutdownDelay)
 	case err := <-errs:
 		if !errors.Is(err, http.ErrServerClosed) {
 			return err

@@ -27,6 +27,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/pinimages"
 )
 
 func TestStringDiff(t *testing.T) {
@@ -125,6 +127,44 @@ func TestDecodeReview(t *testing.T) {
 	} {
 		if _, err := decodeReview([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", body, err, want)
+		}
+	}
+}
+
+// In the pods scope workloads keep their tags: validation requires
+// digests of Pods only, and still checks every object's registries.
+func TestValidate_podsScope(t *testing.T) {
+	cfg, err := pinimages.DecodeConfig([]byte("apiVersion: fn.ansible.cloud37.dev/v1alpha1\nkind: PinImages\nmetadata:\n  name: p\nspec:\n  policy:\n    requireDigests: true\n    allowedRegistries: [registry.example.com]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cfg.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	review := func(kind, image string) *Request {
+		var obj string
+		if kind == "Pod" {
+			obj = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"a","image":"` + image + `"}]}}`
+		} else {
+			obj = `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},"spec":{"template":{"spec":{"containers":[{"name":"a","image":"` + image + `"}]}}}}`
+		}
+		return &Request{UID: "u", Kind: GroupVersionKind{Kind: kind}, Namespace: "apps", Operation: "CREATE", Object: json.RawMessage(obj)}
+	}
+	for _, tc := range []struct {
+		scope       Scope
+		kind, image string
+		allowed     bool
+	}{
+		{ScopePods, "Deployment", "registry.example.com/app:1", true},
+		{ScopePods, "Deployment", "other.example.com/app:1", false},
+		{ScopePods, "Pod", "registry.example.com/app:1", false},
+		{ScopeWorkloads, "Deployment", "registry.example.com/app:1", false},
+		{ScopeWorkloads, "Deployment", "registry.example.com/app:1@sha256:" + strings.Repeat("a", 64), true},
+	} {
+		a := &Admitter{Settings: s, Scope: tc.scope}
+		if got := a.Validate(t.Context(), review(tc.kind, tc.image)); got.Allowed != tc.allowed {
+			t.Errorf("--mutate=%s, %s of %s: allowed %v, want %v (%+v)", tc.scope, tc.kind, tc.image, got.Allowed, tc.allowed, got.Result)
 		}
 	}
 }

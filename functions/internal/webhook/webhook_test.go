@@ -55,7 +55,7 @@ type env struct {
 }
 
 // settings is the PinImages config the webhook runs with.
-func settings(t *testing.T, yamlText string) pinimages.Settings {
+func settings(t testing.TB, yamlText string) pinimages.Settings {
 	t.Helper()
 	cfg, err := pinimages.DecodeConfig([]byte(yamlText))
 	if err != nil {

@@ -125,8 +125,10 @@ fuzz: ## Run each pin-images fuzz target for FUZZTIME (default 30s); a crasher l
 		(cd functions && $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./internal/$$pkg/) || exit 1; done
 
 .PHONY: bench
-bench: deps ## Run the pin-images benchmarks and print their report.
+bench: deps ## Run the pin-images benchmarks (the function, the admission webhook) and print their report.
 	cd functions && $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./internal/pinimages/ | grep -v -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu'
+	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; \
+	cd functions && $(GO) test -run '^$$' -bench Admission -benchtime 1x -count 1 ./internal/webhook/ | grep -v -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu'
 
 .PHONY: bench-operator
 bench-operator: deps ## Scale of the operator on envtest: 1,000 Repositories, Playbooks and Schedules (BENCH_OPERATOR_N, BENCH_OPERATOR_WORKERS).

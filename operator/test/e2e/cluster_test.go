@@ -59,10 +59,10 @@ type liveCluster struct {
 	// registry is the registry's host:port, hostIP the bridge address pods
 	// reach the host's servers at.
 	registry, hostIP string
-	// operatorIndex is the operator's multi-arch index digest; runner the
-	// executor image (ansible-runner:13) pinned by digest, managedHost the
-	// ssh host image.
-	operatorIndex, runner, managedHost string
+	// operatorIndex and pinImagesIndex are the multi-arch index digests of
+	// the two images; runner the executor image (ansible-runner:13) pinned
+	// by digest, managedHost the ssh host image.
+	operatorIndex, pinImagesIndex, runner, managedHost string
 
 	mu        sync.Mutex
 	installed []*unstructured.Unstructured // the operator as ensureOperator applied it
@@ -128,8 +128,11 @@ func startLiveCluster() (*liveCluster, error) {
 		return nil, fmt.Errorf("hack/push-images.sh: %w\n%s", r.err, r)
 	}
 	for _, m := range pushedRE.FindAllStringSubmatch(r.stdout, -1) {
-		if m[1] == "ansible-playbook-operator" {
+		switch m[1] {
+		case "ansible-playbook-operator":
 			c.operatorIndex = m[2]
+		case "pin-images":
+			c.pinImagesIndex = m[2]
 		}
 	}
 	if c.operatorIndex == "" {

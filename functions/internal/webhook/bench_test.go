@@ -54,11 +54,17 @@ func BenchmarkAdmission(b *testing.B) {
 	reg := registrytest.Start(b, registrytest.Options{})
 	var containers []any
 	for i := range benchContainers {
-		ref := fmt.Sprintf("%s/bench/app-%02d:1", reg.Host, i)
-		reg.PushRandom(b, ref)
-		containers = append(containers, map[string]any{"name": fmt.Sprintf("c%02d", i), "image": ref})
+		repoTag := fmt.Sprintf("bench/app-%02d:1", i)
+		reg.PushRandom(b, repoTag)
+		containers = append(containers, map[string]any{"name": fmt.Sprintf("c%02d", i), "image": reg.Host + "/" + repoTag})
 	}
 	for _, delay := range []time.Duration{0, 20 * time.Millisecond} {
+		b.Run(fmt.Sprintf("delay=%v", delay), func(b *testing.B) { benchAdmission(b, client, reg, containers, delay) })
+	}
+}
+
+func benchAdmission(b *testing.B, client *kube.Client, reg *registrytest.Registry, containers []any, delay time.Duration) {
+	{
 		proxy := registrytest.NewProxy(b, reg.Host)
 		proxy.SetDelay(delay)
 		obj, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "bench", "namespace": "default"},

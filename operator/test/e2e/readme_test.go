@@ -86,7 +86,7 @@ func TestREADME(t *testing.T) {
 	}
 	want := []string{"two-commands", "cluster-up-output", "fn-config", "cluster-up", "push", "registry", "pin", "install", "crs", "upgrade", "uninstall", "backup", "migrate",
 		"troubleshoot-verify", "troubleshoot-manifest-unknown", "troubleshoot-drift",
-		"kustomize-files", "kustomize-exec", "kpt-files", "kpt", "development"}
+		"kustomize-files", "kustomize-exec", "kpt-files", "kpt", "admission-files", "development"}
 	if strings.Join(order, ",") != strings.Join(want, ",") {
 		t.Fatalf("README readme: blocks %v, want %v", order, want)
 	}
@@ -340,6 +340,28 @@ func TestREADME(t *testing.T) {
 		}
 		if !strings.Contains(string(got), registry+"/ansible-runner:13@"+digest) {
 			t.Errorf("kpt: want the pinned image in\n%s", got)
+		}
+	})
+	t.Run("admission", func(t *testing.T) {
+		files := splitFiles(t, blocks["admission-files"].body)
+		for _, f := range files {
+			write(t, filepath.Join(work, f.path), f.body)
+		}
+		dir := filepath.Dir(filepath.Join(work, files[0].path))
+		write(t, filepath.Join(dir, "images.lock.yaml"), "apiVersion: fn.ansible.cloud37.dev/v1alpha1\nkind: ImageLock\nmetadata:\n  name: images\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\nspec:\n  images:\n  - image: "+registry+"/ansible-runner:13\n    digest: sha256:"+strings.Repeat("0", 64)+"\n    resolvedAt: \"2026-12-01T00:00:00Z\"\n")
+		var lockCM, webhookArgs string
+		for _, o := range decodeAll(t, mustSh(t, dir, nil, "", tool(t, "kustomize"), "build", ".").stdout) {
+			switch {
+			case o.GetKind() == "ConfigMap" && o.GetName() == "pin-images-lock" && o.GetNamespace() == operatorNamespace:
+				lockCM, _, _ = unstructured.NestedString(o.Object, "data", "images.lock.yaml")
+			case o.GetKind() == "Deployment" && o.GetName() == "pin-images-webhook":
+				containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+				args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+				webhookArgs = strings.Join(args, " ")
+			}
+		}
+		if !strings.Contains(lockCM, "kind: ImageLock") || !strings.Contains(webhookArgs, "--lock-configmap=pin-images-lock:images.lock.yaml") {
+			t.Errorf("the README's admission overlay: lock ConfigMap %q, webhook args %q; want the lock and the flag naming it", lockCM, webhookArgs)
 		}
 	})
 	t.Run("development", func(t *testing.T) {

@@ -186,6 +186,9 @@ func (c *Certs) due(s secretObject) bool {
 // missing or itself a third from its end (the old one stays in the
 // bundle while certificates it signed may still be served).
 func (c *Certs) renew(s *secretObject) error {
+	if s.Data == nil { // the component ships the Secret empty (RBAC names it)
+		s.Data = map[string][]byte{}
+	}
 	ca, caKey, err := parseCA(s.Data[keyCA], s.Data[keyCAKey])
 	if err != nil || ca.NotAfter.Sub(c.Now()) < ca.NotAfter.Sub(ca.NotBefore)/3 {
 		if ca != nil {

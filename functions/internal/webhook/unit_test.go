@@ -19,6 +19,7 @@ package webhook
 import (
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +167,23 @@ func TestValidate_podsScope(t *testing.T) {
 		if got := a.Validate(t.Context(), review(tc.kind, tc.image)); got.Allowed != tc.allowed {
 			t.Errorf("--mutate=%s, %s of %s: allowed %v, want %v (%+v)", tc.scope, tc.kind, tc.image, got.Allowed, tc.allowed, got.Result)
 		}
+	}
+}
+
+// The component ships the Secret without data: the first replica fills it.
+func TestRenew_emptySecret(t *testing.T) {
+	c := &Certs{Namespace: "ns", SecretName: "tls", Validity: time.Hour, DNSNames: []string{"svc.ns.svc"}, Now: time.Now, Log: slog.New(slog.DiscardHandler)}
+	s := secretObject{Metadata: secretMeta{Name: "tls", Namespace: "ns"}}
+	if !c.due(s) {
+		t.Fatal("an empty Secret is not due for a certificate")
+	}
+	if err := c.renew(&s); err != nil {
+		t.Fatal(err)
+	}
+	if c.due(s) {
+		t.Error("the renewed Secret is still due")
+	}
+	if err := c.load(s); err != nil {
+		t.Error(err)
 	}
 }

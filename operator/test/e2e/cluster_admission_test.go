@@ -75,6 +75,12 @@ func (c *liveCluster) installAdmission(t *testing.T) []*unstructured.Unstructure
 		}
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			for _, prev := range []string{"--previous=false", "--previous=true"} {
+				r := c.kubectl(t, "", "logs", "-n", operatorNamespace, "--prefix", "--tail=30", prev, "-l", "app.kubernetes.io/name=pin-images-webhook")
+				t.Logf("the webhook's logs (%s):\n%s%s", prev, r.stdout, r.stderr)
+			}
+		}
 		for _, kind := range []string{"mutatingwebhookconfiguration", "validatingwebhookconfiguration"} {
 			c.kubectl(t, "", "delete", "--ignore-not-found", kind, "pin-images")
 		}

@@ -91,6 +91,9 @@ func useCluster(t *testing.T) *liveCluster {
 			t.Logf("local cluster components:\n%s", b.String())
 			t.Logf("kubectl get pods -A -o wide:\n%s", live.kubectl(t, "", "get", "pods", "-A", "-o", "wide").stdout)
 			t.Logf("kubectl describe pods -n %s:\n%s", operatorNamespace, live.kubectl(t, "", "describe", "pods", "-n", operatorNamespace).stdout)
+			t.Logf("kubectl logs -n %s (each container's last 20 lines, the previous instance's if it restarted):\n%s", operatorNamespace,
+				live.kubectl(t, "", "logs", "-n", operatorNamespace, "--all-containers", "--prefix", "--tail=20", "--max-log-requests=20", "-l", "app.kubernetes.io/part-of=ansible-playbook-operator").stdout+
+					live.kubectl(t, "", "logs", "-n", operatorNamespace, "--all-containers", "--prefix", "--tail=20", "--max-log-requests=20", "--previous", "-l", "app.kubernetes.io/part-of=ansible-playbook-operator").stdout)
 		}
 	})
 	return live

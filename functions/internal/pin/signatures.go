@@ -162,9 +162,10 @@ func (e *Engine) checkSignatures(ctx context.Context, distinct []Request, out ma
 			// The lookup's class and hint (network required, unauthorized)
 			// say what to do; the detail says it was the signatures.
 			err := *withRef(a.err, o.Request.Ref)
-			err.Detail = fmt.Sprintf("failed to fetch the signatures of %s@%s (%s): %s", o.Request.Ref.Original, o.Digest, o.Signature.Rule.Field, err.Detail)
+			image := o.Request.Ref.WithDigest(o.Digest, false)
+			err.Detail = fmt.Sprintf("failed to fetch the signatures of %s (%s): %s", image, o.Signature.Rule.Field, err.Detail)
 			if err.Code == registry.NetworkRequired {
-				err.Detail = fmt.Sprintf("the signatures of %s@%s (%s) are fetched from the registry, or read from the lock's verifiedBy", o.Request.Ref.Original, o.Digest, o.Signature.Rule.Field)
+				err.Detail = fmt.Sprintf("the signatures of %s (%s) are fetched from the registry, or read from the lock's verifiedBy", image, o.Signature.Rule.Field)
 			}
 			o.Signature.Err = &err
 			continue
@@ -272,8 +273,8 @@ func notVerified(o *Outcome, found string) *registry.Error {
 		hint = "the pin is the " + o.Request.Platform + " child's digest: sign the index with cosign sign --recursive, so each child is signed"
 	}
 	return &registry.Error{Code: SignatureUnverified, Ref: o.Request.Ref.Original, Hint: hint,
-		Detail: fmt.Sprintf("%s@%s: no signature by a key %s trusts (tried %s): %s",
-			o.Request.Ref.Original, c.Digest, c.Rule.Field, c.Rule.keyList(), found)}
+		Detail: fmt.Sprintf("%s: no signature by a key %s trusts (tried %s): %s",
+			o.Request.Ref.WithDigest(c.Digest, false), c.Rule.Field, c.Rule.keyList(), found)}
 }
 
 // foundText says what the registry holds for a digest no trusted key signed.

@@ -243,8 +243,8 @@ func lockRecords(lk *lock.Lock) map[recordKey]lock.Entry {
 	return out
 }
 
-// findRecord is the entry of the request's key when it holds digest, else
-// any entry of the repository with that digest and platform.
+// findRecord is an entry of the request's repository with that digest and
+// platform (one that records a key, when several do), whatever its tag.
 func findRecord(records map[recordKey]lock.Entry, r Request, digest string) (lock.Entry, bool) {
 	e, ok := records[recordKey{name: r.Ref.Name, digest: digest, platform: r.Platform}]
 	return e, ok

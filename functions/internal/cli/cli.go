@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -183,6 +184,9 @@ type registryFlags struct {
 	insecure      multiFlag
 	mirrors       multiFlag
 	verifyContent bool
+	// signatureKeys are PREFIX=FILE: policy.signatures from the command line.
+	signatureKeys      multiFlag
+	signaturesOptional bool
 }
 
 func (f *registryFlags) register(fs *flag.FlagSet) {
@@ -193,6 +197,8 @@ func (f *registryFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.insecure, "insecure-registry", "registry host[:port] reached over HTTP or unverified TLS (repeatable)")
 	fs.Var(&f.mirrors, "mirror", "FROM=TO: read digests of references under FROM from TO (repeatable)")
 	fs.BoolVar(&f.verifyContent, "verify-content", false, "GET and hash every manifest instead of trusting a HEAD's digest (for registries you do not trust; GETs count against Docker Hub's pull quota)")
+	fs.Var(&f.signatureKeys, "signature-key", "PREFIX=FILE: pin images under PREFIX only to digests the PEM public key in FILE (cosign.pub) signed; the key is named after the file (repeatable; policy.signatures)")
+	fs.BoolVar(&f.signaturesOptional, "signatures-optional", false, "a digest no --signature-key signed is a warning, not an error (required: false)")
 }
 
 // apply sets the flags that were given on cfg, so that every command checks
@@ -228,6 +234,38 @@ func (f *registryFlags) apply(fs *flag.FlagSet, cfg *pinimages.Config) error {
 		}
 		cfg.Mirrors = append(cfg.Mirrors, pinimages.MirrorSpec{From: from, To: to})
 	}
+	return f.applySignatures(cfg)
+}
+
+// applySignatures adds one policy.signatures entry per --signature-key
+// prefix, in the order the prefixes were first given.
+func (f *registryFlags) applySignatures(cfg *pinimages.Config) error {
+	if len(f.signatureKeys) == 0 {
+		if f.signaturesOptional {
+			return errors.New("--signatures-optional needs --signature-key")
+		}
+		return nil
+	}
+	byPrefix := map[string]int{}
+	required := !f.signaturesOptional
+	for _, v := range f.signatureKeys {
+		prefix, file, ok := strings.Cut(v, "=")
+		if !ok || prefix == "" || file == "" {
+			return fmt.Errorf("failed to parse --signature-key %q: want PREFIX=FILE, e.g. registry.example.com/team=cosign.pub", v)
+		}
+		snap, err := files.Read(file)
+		if err != nil {
+			return fmt.Errorf("failed to read --signature-key %s: %w", file, err)
+		}
+		name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+		i, seen := byPrefix[prefix]
+		if !seen {
+			i = len(cfg.Policy.Signatures)
+			byPrefix[prefix] = i
+			cfg.Policy.Signatures = append(cfg.Policy.Signatures, pinimages.SignatureSpec{Prefixes: []string{prefix}, Required: &required})
+		}
+		cfg.Policy.Signatures[i].Keys = append(cfg.Policy.Signatures[i].Keys, pinimages.KeySpec{Name: name, PublicKey: string(snap.Data)})
+	}
 	return nil
 }
 
@@ -238,7 +276,7 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-func newResolver(s pinimages.Settings, secrets *redact.Secrets) (registry.Resolver, error) {
+func newResolver(s pinimages.Settings, secrets *redact.Secrets) (*registry.Remote, error) {
 	s.Registry.UserAgent = userAgent()
 	s.Registry.Secrets = secrets
 	return registry.NewRemote(s.Registry)
@@ -284,7 +322,8 @@ func runResolve(ctx context.Context, args []string, stdio IO, secrets *redact.Se
 		return err
 	}
 	// Refresh asks the registry for every tag, also for references already pinned.
-	eng := pin.Engine{Resolver: res, Mode: pin.Refresh, Concurrency: s.Concurrency, Timeout: s.Timeout}
+	eng := pin.Engine{Resolver: res, Mode: pin.Refresh, Concurrency: s.Concurrency, Timeout: s.Timeout,
+		Signatures: s.Signatures, SignatureSource: res}
 	outcomes, _, _, err := eng.Run(ctx, reqs)
 	if err != nil {
 		return err
@@ -301,6 +340,11 @@ func runResolve(ctx context.Context, args []string, stdio IO, secrets *redact.Se
 		}
 		if o.Status == pin.Updated {
 			fmt.Fprintf(stdio.Stderr, "%s: the tag moved from %s\n", r.Ref.Original, r.Ref.Digest)
+		}
+		if c := o.Signature; c != nil && c.Verified() {
+			fmt.Fprintf(stdio.Stderr, "%s: %s\n", r.Ref.Original, c.Summary())
+		} else if c != nil {
+			fmt.Fprintf(stdio.Stderr, "%s: warning: %s — %s\n", r.Ref.Original, secrets.Text(c.Err.Message()), c.Err.Hint)
 		}
 		fmt.Fprintln(stdio.Stdout, r.Ref.WithDigest(o.Digest, false).String())
 	}

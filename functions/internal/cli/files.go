@@ -304,6 +304,9 @@ func runPin(ctx context.Context, cmd string, args []string, stdio IO, secrets *r
 		return err
 	}
 	if cmd == "verify" {
+		if s.Signatures != nil {
+			printChecked(stdio.Stdout, rep)
+		}
 		return nil
 	}
 	if !write {
@@ -361,6 +364,22 @@ func printResults(w io.Writer, rep *pinimages.Report) {
 	}
 	if n > 0 {
 		fmt.Fprintln(w, rep.Results[n-1].Message)
+	}
+}
+
+// printChecked lists what verify checked field by field (with a signature
+// policy, which key signed each pin), as stderr lines are written.
+func printChecked(w io.Writer, rep *pinimages.Report) {
+	var checked framework.Results
+	for _, r := range rep.Results {
+		if r.Severity == framework.Info && r.Field != nil {
+			c := *r
+			c.Severity = framework.Warning // StderrLines writes warnings and errors
+			checked = append(checked, &c)
+		}
+	}
+	for _, line := range pinimages.StderrLines(checked) {
+		fmt.Fprintln(w, strings.Replace(line, ": warning: ", ": ", 1))
 	}
 }
 

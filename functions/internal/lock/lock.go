@@ -67,6 +67,14 @@ type Entry struct {
 	Digest string `json:"digest" yaml:"digest"`
 	// ResolvedAt is when this digest was first seen for the key (RFC 3339, UTC).
 	ResolvedAt string `json:"resolvedAt" yaml:"resolvedAt"`
+	// VerifiedBy names the policy.signatures key whose signature of Digest
+	// was verified ("" when no signature policy covered it). A lock
+	// without it reads as before.
+	VerifiedBy string `json:"verifiedBy,omitempty" yaml:"verifiedBy,omitempty"`
+	// KeyFingerprint is that key's fingerprint (sha256 of its
+	// SubjectPublicKeyInfo), so that a key replaced under the same name
+	// is not taken for the one that verified.
+	KeyFingerprint string `json:"keyFingerprint,omitempty" yaml:"keyFingerprint,omitempty"`
 }
 
 // Key returns the entry's key.
@@ -164,6 +172,12 @@ func validate(e Entry) error {
 	if _, err := time.Parse(time.RFC3339, e.ResolvedAt); err != nil {
 		return fmt.Errorf("resolvedAt %q: want an RFC 3339 time", e.ResolvedAt)
 	}
+	if (e.VerifiedBy == "") != (e.KeyFingerprint == "") {
+		return fmt.Errorf("verifiedBy and keyFingerprint go together: remove both and re-resolve (mode resolve) to record them again")
+	}
+	if e.KeyFingerprint != "" && imageref.ValidateDigest(e.KeyFingerprint) != nil {
+		return fmt.Errorf("keyFingerprint %q: want sha256: followed by 64 lower-case hex digits", e.KeyFingerprint)
+	}
 	return nil
 }
 
@@ -195,6 +209,20 @@ func (l *Lock) Set(k Key, digest string, now time.Time) bool {
 		return false
 	}
 	l.entries[k] = Entry{Image: k.Image, Platform: k.Platform, Digest: digest, ResolvedAt: now.UTC().Format(time.RFC3339)}
+	return true
+}
+
+// SetVerified records that key (its name and fingerprint) verified the
+// signature of k's digest; nothing changes when the entry holds another
+// digest or already says so. resolvedAt is kept. It reports whether
+// anything changed.
+func (l *Lock) SetVerified(k Key, digest, key, fingerprint string) bool {
+	e, ok := l.entries[k]
+	if !ok || e.Digest != digest || (e.VerifiedBy == key && e.KeyFingerprint == fingerprint) {
+		return false
+	}
+	e.VerifiedBy, e.KeyFingerprint = key, fingerprint
+	l.entries[k] = e
 	return true
 }
 
@@ -297,10 +325,15 @@ func Diff(before, after *Lock) Delta {
 
 // Apply makes the delta's changes to l, which may hold entries another run
 // added meanwhile: those are kept. An entry whose digest l already has keeps
-// its resolvedAt, so a merge is as byte-stable as a run.
+// its resolvedAt (and takes the delta's record of its signature), so a
+// merge is as byte-stable as a run.
 func (l *Lock) Apply(d Delta) {
 	for _, e := range d.Set {
 		if cur, ok := l.entries[e.Key()]; ok && cur.Digest == e.Digest {
+			if e.VerifiedBy != "" {
+				cur.VerifiedBy, cur.KeyFingerprint = e.VerifiedBy, e.KeyFingerprint
+				l.entries[e.Key()] = cur
+			}
 			continue
 		}
 		l.entries[e.Key()] = e

@@ -122,6 +122,14 @@ func TestParse_errors(t *testing.T) {
 			doc:  header + "  - image: docker.io/library/nginx:1.25\n    digest: " + da + "\n    resolvedAt: yesterday\n",
 			want: "want an RFC 3339 time",
 		},
+		"verifiedBy without its fingerprint": {
+			doc:  header + "  - image: docker.io/library/nginx:1.25\n    digest: " + da + "\n    resolvedAt: \"2026-11-27T05:00:00Z\"\n    verifiedBy: release\n",
+			want: "spec.images[0]: verifiedBy and keyFingerprint go together",
+		},
+		"a fingerprint that is not sha256": {
+			doc:  header + "  - image: docker.io/library/nginx:1.25\n    digest: " + da + "\n    resolvedAt: \"2026-11-27T05:00:00Z\"\n    verifiedBy: release\n    keyFingerprint: md5:12\n",
+			want: `keyFingerprint "md5:12"`,
+		},
 		"duplicate keys": {
 			doc: header + "  - image: docker.io/library/nginx:1.25\n    digest: " + da + "\n    resolvedAt: \"2026-11-27T05:00:00Z\"\n" +
 				"  - image: docker.io/library/nginx:1.25\n    digest: " + db + "\n    resolvedAt: \"2026-11-27T05:00:00Z\"\n",
@@ -135,6 +143,49 @@ func TestParse_errors(t *testing.T) {
 				t.Errorf("error = %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestVerifiedBy: the record of the key that verified an entry survives a
+// round trip, goes with its digest (a new digest drops it, resolvedAt
+// stays with the digest) and is merged into a lock another run changed.
+func TestVerifiedBy(t *testing.T) {
+	fp := "sha256:" + strings.Repeat("f", 64)
+	k := Key{Image: "r.example.com/app:1"}
+	l := New()
+	l.Set(k, da, t0)
+	if !l.SetVerified(k, da, "release", fp) || l.SetVerified(k, da, "release", fp) || l.SetVerified(k, db, "release", fp) {
+		t.Fatal("SetVerified changes an entry once, and only for its digest")
+	}
+	b, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "verifiedBy: release\n    keyFingerprint: "+fp) {
+		t.Errorf("marshaled lock:\n%s", b)
+	}
+	back, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := back.Get(k); e.VerifiedBy != "release" || e.KeyFingerprint != fp || e.ResolvedAt != "2026-11-27T05:00:00Z" {
+		t.Errorf("round trip: %+v", e)
+	}
+	// A lock written before signatures reads as before.
+	old := New()
+	old.Set(k, da, t0)
+	ob, _ := old.Marshal()
+	if strings.Contains(string(ob), "verified") {
+		t.Errorf("an entry without a signature record writes none:\n%s", ob)
+	}
+	current := old.Clone()
+	current.Apply(Diff(old, back))
+	if e, _ := current.Get(k); e.VerifiedBy != "release" {
+		t.Errorf("merged: %+v", e)
+	}
+	back.Set(k, db, t0.Add(time.Hour))
+	if e, _ := back.Get(k); e.VerifiedBy != "" {
+		t.Errorf("a new digest keeps the old digest's verifiedBy: %+v", e)
 	}
 }
 

@@ -122,6 +122,9 @@ type Outcome struct {
 	Current string
 	// Err is set when Status is Failed or Drifted.
 	Err *registry.Error
+	// Signature is the signature check of Digest (nil: no signature
+	// policy covers the image).
+	Signature *SignatureCheck
 }
 
 // Engine runs a mode over a set of requests.
@@ -137,6 +140,10 @@ type Engine struct {
 	Timeout time.Duration
 	// Now stamps new lock entries.
 	Now func() time.Time
+	// Signatures is the signature policy (nil: signatures are not
+	// checked); SignatureSource fetches them (signatures.go).
+	Signatures      *SignaturePolicy
+	SignatureSource registry.SignatureSource
 }
 
 // Stats count the work of a run.
@@ -146,6 +153,9 @@ type Stats struct {
 	Lookups   int // registry lookups made (after de-duplication)
 	LockAdded int // lock entries added or changed
 	Pruned    []lock.Key
+	// SignatureLookups are the digests whose signatures were fetched;
+	// SignaturesFromLock those the lock's verifiedBy answered for.
+	SignatureLookups, SignaturesFromLock int
 }
 
 // Run decides every request and returns outcomes by Request.ID, the lock to
@@ -204,6 +214,7 @@ func (e *Engine) Run(ctx context.Context, reqs []Request) (map[string]*Outcome, 
 		}
 	}
 	stats.Lookups = lookups.count()
+	e.checkSignatures(ctx, distinct, out, lk, &stats)
 
 	// Lock maintenance: record what the registry said.
 	if e.Mode == Resolve || e.Mode == Refresh {
@@ -221,6 +232,7 @@ func (e *Engine) Run(ctx context.Context, reqs []Request) (map[string]*Outcome, 
 			stats.Pruned = lk.Prune(used)
 		}
 	}
+	e.recordSignatures(distinct, out, lk, &stats)
 	return out, lk, stats, nil
 }
 

@@ -122,6 +122,9 @@ type PolicySpec struct {
 	AllowedRegistries []string `yaml:"allowedRegistries,omitempty"`
 	// FailOnDrift makes a tag that moved away from its pin an error, not a warning.
 	FailOnDrift bool `yaml:"failOnDrift,omitempty"`
+	// Signatures are the keys trusted to sign the digests pinned under
+	// their prefixes (signatures.go).
+	Signatures []SignatureSpec `yaml:"signatures,omitempty"`
 }
 
 type configDocument struct {
@@ -145,6 +148,9 @@ type Settings struct {
 	RequireDigests bool
 	Allowed        []imageref.Prefix
 	FailOnDrift    bool
+	// Signatures is policy.signatures (nil: none, and no signature is
+	// looked up).
+	Signatures *pin.SignaturePolicy
 }
 
 // ParseConfig reads a functionConfig: PinImages (decoded strictly) or a
@@ -272,6 +278,8 @@ func checkShape(n *yaml.Node, t reflect.Type, path string, l lines, errs *[]stri
 			}
 			checkShape(v, f.Type, path+"."+k.Value, l, errs)
 		}
+	case reflect.Pointer:
+		checkShape(n, t.Elem(), path, l, errs)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			bad("want a list, got %s", describeKind(n))
@@ -331,7 +339,7 @@ func acceptedFields(t reflect.Type) []string {
 
 // configMapKeys are the settings a ConfigMap may carry (for kpt fn eval -- k=v).
 var configMapKeys = []string{"mode", "platform", "dropTag", "verifyContent", "concurrency", "timeout", "caBundle",
-	"insecureRegistries", "mirrors", "skipPrefixes", "requireDigests", "allowedRegistries", "failOnDrift"}
+	"insecureRegistries", "mirrors", "skipPrefixes", "requireDigests", "allowedRegistries", "failOnDrift", "signatures"}
 
 // configFromData reads a ConfigMap's settings, and every problem with them.
 func configFromData(data map[string]string) (Config, []string) {
@@ -383,6 +391,10 @@ func configFromData(data map[string]string) (Config, []string) {
 			cfg.Policy.AllowedRegistries = splitList(v)
 		case "failOnDrift":
 			cfg.Policy.FailOnDrift, err = parseBool(k, v)
+		case "signatures":
+			var serrs []string
+			cfg.Policy.Signatures, serrs = signaturesFromData(v)
+			errs = append(errs, serrs...)
 		default:
 			unknown = append(unknown, k)
 		}
@@ -503,6 +515,9 @@ func (c Config) validate(prefix string) (Settings, []string) {
 		}
 		s.Allowed = append(s.Allowed, pp)
 	}
+	var serrs []string
+	s.Signatures, serrs = validateSignatures(c.Policy.Signatures, prefix)
+	errs = append(errs, serrs...)
 	return s, errs
 }
 

@@ -185,7 +185,8 @@ func Transform(ctx context.Context, in Input, s Settings, resolver registry.Reso
 			reqs = append(reqs, o.req)
 		}
 	}
-	eng := pin.Engine{Resolver: resolver, Mode: s.Mode, Lock: lk, Concurrency: s.Concurrency, Timeout: s.Timeout, Now: now}
+	eng := pin.Engine{Resolver: resolver, Mode: s.Mode, Lock: lk, Concurrency: s.Concurrency, Timeout: s.Timeout, Now: now,
+		Signatures: s.Signatures, SignatureSource: signatureSource(resolver)}
 	if s.Mode == pin.Locked {
 		eng.Resolver = nil
 	}
@@ -197,7 +198,7 @@ func Transform(ctx context.Context, in Input, s Settings, resolver registry.Reso
 
 	verdicts := make([]verdict, len(occs))
 	for i, o := range occs {
-		verdicts[i] = s.verdict(o, outcomes)
+		verdicts[i] = withSignature(s.verdict(o, outcomes), o, outcomes)
 	}
 	refuseSharedConflicts(occs, verdicts)
 	counts, changed := map[string]int{}, map[*yaml.Node]bool{}
@@ -776,6 +777,7 @@ func summary(s Settings, fields, lockEntries int, c map[string]int, st pin.Stats
 	if lockEntries > 0 {
 		msg += fmt.Sprintf("; %d lock entries checked", lockEntries)
 	}
+	msg += signatureSummary(s, c, st)
 	if rep.LockChanged {
 		msg += fmt.Sprintf("; lock updated (%d entries)", rep.Lock.Len())
 	}

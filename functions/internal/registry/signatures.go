@@ -76,7 +76,9 @@ func (r *Remote) Signatures(ctx context.Context, ref imageref.Ref, digest string
 // simpleSignatures reads cosign's classic layout.
 func (r *Remote) simpleSignatures(ctx context.Context, d name.Digest) ([]signature.Candidate, error) {
 	tag := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + ".sig")
-	desc, err := r.puller.Get(ctx, tag)
+	// A checked GET, as for pins: a login page or a body that does not
+	// hash to its Docker-Content-Digest is an invalid answer.
+	_, desc, err := r.get(ctx, tag)
 	if notFound(err) {
 		return nil, nil
 	}
@@ -125,7 +127,7 @@ func (r *Remote) bundleSignatures(ctx context.Context, d name.Digest) ([]signatu
 		if len(out) == maxSignatureLayers {
 			break
 		}
-		desc, err := r.puller.Get(ctx, d.Context().Digest(ref.Digest.String()))
+		_, desc, err := r.get(ctx, d.Context().Digest(ref.Digest.String()))
 		if err != nil {
 			return nil, err
 		}

@@ -125,6 +125,41 @@ func TestSignatures_keyKinds(t *testing.T) {
 	}
 }
 
+// TestSignatures_checksAnswers: the signature manifests are read with the
+// checks of every manifest answer: a login page or a body that does not
+// hash to its Docker-Content-Digest is an invalid answer, never a verdict.
+func TestSignatures_checksAnswers(t *testing.T) {
+	reg := registrytest.Start(t, registrytest.Options{})
+	key := registrytest.NewCosignKey(t)
+	digest := reg.PushRandom(t, "team/app:1")
+	registrytest.Sign(t, key, reg.Ref("team/app")+"@"+digest, registrytest.TagLayout)
+	proxy := registrytest.NewProxy(t, reg.Host)
+	r := newRemote(t, registry.Options{Keychain: authn.NewMultiKeychain()})
+	ref := parseRef(t, proxy.Host+"/team/app:1")
+	if cands, err := r.Signatures(testContext(t), ref, digest); err != nil || !signature.Verify(cands, []signature.Key{mustKey(t, "k", key.PublicKey)}, digest).Verified() {
+		t.Fatalf("through the proxy: %v %+v", err, cands)
+	}
+	for name, tc := range map[string]struct {
+		fault registrytest.Fault
+		want  string
+	}{
+		"a login page":               {fault: registrytest.HTMLPage, want: "text/html"},
+		"a body of another digest":   {fault: registrytest.BodyDigestMismatch, want: "hashes to"},
+		"a manifest of another type": {fault: registrytest.WrongMediaType, want: "not a manifest"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			proxy.Reset()
+			proxy.SetFault(tc.fault, 0)
+			defer proxy.Reset()
+			cands, err := r.Signatures(testContext(t), ref, digest)
+			e := wantCode(t, err, registry.InvalidAnswer)
+			if len(cands) > 0 || !strings.Contains(e.Error(), tc.want) {
+				t.Errorf("candidates %d, error %q, want one saying %q", len(cands), e.Error(), tc.want)
+			}
+		})
+	}
+}
+
 func mustKey(t *testing.T, name, pem string) signature.Key {
 	t.Helper()
 	k, err := signature.ParseKey(name, pem)

@@ -175,8 +175,9 @@ func (a *Admitter) unresolved(req *Request, why string, warnings []string) *Resp
 }
 
 // Validate enforces the policy on the object as it stands after every
-// mutation, without a registry lookup: requireDigests, allowedRegistries
-// and, with a lock, lock-only admission.
+// mutation: requireDigests, allowedRegistries and, with a lock, lock-only
+// admission without a registry lookup; policy.signatures with the
+// lookups of signatures the lock's verifiedBy does not answer.
 func (a *Admitter) Validate(ctx context.Context, req *Request) *Response {
 	if !a.inScope(req, false) {
 		return allow(req.UID, nil)
@@ -205,6 +206,12 @@ func (a *Admitter) Validate(ctx context.Context, req *Request) *Response {
 	if err != nil {
 		return deny(req.UID, http.StatusBadRequest, err.Error(), nil)
 	}
+	unsigned, warnings, err := a.validateSignatures(ctx, req, res, only, violations)
+	if err != nil {
+		a.Metrics.admission("validate", "denied")
+		return deny(req.UID, http.StatusServiceUnavailable, "pin-images could not check the signatures of "+describe(req)+": "+err.Error(), nil)
+	}
+	violations = append(violations, unsigned...)
 	if len(violations) > 0 {
 		var msgs []string
 		for _, v := range violations {
@@ -218,7 +225,7 @@ func (a *Admitter) Validate(ctx context.Context, req *Request) *Response {
 		return deny(req.UID, http.StatusForbidden, a.Secrets.Text(msg), nil)
 	}
 	a.Metrics.admission("validate", "allowed")
-	resp := allow(req.UID, nil)
+	resp := allow(req.UID, warnings)
 	if gen != "" {
 		resp.AuditAnnotations = map[string]string{"lock-generation": gen}
 	}

@@ -72,12 +72,22 @@ func settings(t testing.TB, yamlText string) pinimages.Settings {
 // (ConfigMap "images" key "lock" in namespace "pin-images").
 func startEnv(t *testing.T, s pinimages.Settings, lockCM bool, validity time.Duration) *env {
 	t.Helper()
+	return startEnvOn(t, nil, s, lockCM, validity)
+}
+
+// startEnvOn is startEnv with a registry started before (nil: its own),
+// for settings that name the registry.
+func startEnvOn(t *testing.T, reg *registrytest.Registry, s pinimages.Settings, lockCM bool, validity time.Duration) *env {
+	t.Helper()
 	cfg := startAPIServer(t)
 	client, err := kube.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, kube: client, cfg: cfg, reg: registrytest.Start(t, registrytest.Options{}), metrics: webhook.NewMetrics()}
+	if reg == nil {
+		reg = registrytest.Start(t, registrytest.Options{})
+	}
+	e := &env{t: t, kube: client, cfg: cfg, reg: reg, metrics: webhook.NewMetrics()}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	for _, ns := range []string{"pin-images", "apps", "exempt"} {

@@ -90,7 +90,7 @@ func TestWalkthrough(t *testing.T) {
 	}
 
 	steps := readmeSteps(t)
-	want := []string{"pin", "verify", "refresh", "refresh-kpt", "lock", "render", "lock-refresh"}
+	want := []string{"pin", "verify", "refresh", "refresh-kpt", "lock", "render", "lock-refresh", "sign", "signed-render"}
 	var names []string
 	for _, s := range steps {
 		names = append(names, s.name)
@@ -185,6 +185,39 @@ func TestWalkthrough(t *testing.T) {
 				} else if got != e {
 					t.Errorf("lock refresh changed %s although its tag did not move: %+v -> %+v", e.Image, e, got)
 				}
+			}
+		case "sign":
+			run(s)
+			lk, err := lock.Parse([]byte(read(t, lockFile)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range lk.Entries() {
+				if e.VerifiedBy != "release" || e.KeyFingerprint == "" {
+					t.Errorf("lock entry %s not recorded as verified by release: %+v", e.Image, e)
+				}
+			}
+		case "signed-render":
+			out := run(s)
+			if !strings.Contains(out.stdout, host+"/team/web:1.0@"+web) {
+				t.Errorf("signed render not pinned:\n%s", out)
+			}
+			cfgPath := filepath.Join(repo, "examples", "update-digests", "locked", "pin-images.yaml")
+			cfg := read(t, cfgPath)
+			// A tag moved to an unsigned image: the lock refresh with the
+			// policy fails and keeps the old entry.
+			locked := read(t, lockFile)
+			reg.PushRandom(t, "team/web:1.0")
+			r := sh(t, repo, env, "", "bash", "-c", "pin-images lock --refresh --config "+cfgPath+" -o "+lockFile+" examples/update-digests/locked/")
+			if r.err == nil || !strings.Contains(r.stderr, "signature not verified: "+host+"/team/web:1.0@sha256:") || read(t, lockFile) != locked {
+				t.Errorf("lock refresh to an unsigned image: err %v\n%s", r.err, r)
+			}
+			// The key revoked (renamed: another key in the config): the
+			// offline render fails for every entry it verified.
+			write(t, cfgPath, strings.Replace(cfg, "- name: release", "- name: successor", 1))
+			r = sh(t, repo, env, "", "bash", "-c", s.script)
+			if r.err == nil || !strings.Contains(r.stderr, "the lock records it verified by key release") {
+				t.Errorf("render with the key revoked: err %v\n%s", r.err, r)
 			}
 		}
 	}

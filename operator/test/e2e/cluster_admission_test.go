@@ -92,6 +92,7 @@ func (c *liveCluster) installAdmission(t *testing.T) []*unstructured.Unstructure
 	dep := &appsv1.Deployment{}
 	dep.Namespace, dep.Name = operatorNamespace, "pin-images-webhook"
 	c.waitAvailable(t, dep)
+	c.waitWebhookPods(t, 2)
 	if got := dep.Spec.Template.Spec.Containers[0].Image; got != c.registry+"/pin-images:dev@"+c.pinImagesIndex {
 		t.Fatalf("the webhook runs %s, want the pinned pin-images index %s", got, c.pinImagesIndex)
 	}
@@ -352,6 +353,42 @@ func (c *liveCluster) webhookArgs(t *testing.T, extra ...string) {
 		t.Fatal(err)
 	}
 	c.waitAvailable(t, dep)
+	c.waitWebhookPods(t, 2)
+}
+
+// waitWebhookPods waits until exactly n webhook pods run, all ready and
+// none terminating (a terminating pod answers for its shutdown delay, with
+// its old arguments), and the API server reaches the webhook through its
+// Service (kube-proxy has the new endpoints).
+func (c *liveCluster) waitWebhookPods(t *testing.T, n int) {
+	t.Helper()
+	testenv.Eventually(t, fmt.Sprintf("%d webhook pods, ready, none terminating", n), 2*time.Minute, func() (bool, string) {
+		var pods corev1.PodList
+		if err := c.client.List(context.Background(), &pods, client.InNamespace(operatorNamespace), client.MatchingLabels{"app.kubernetes.io/name": "pin-images-webhook"}); err != nil {
+			return false, err.Error()
+		}
+		ready, terminating := 0, 0
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp != nil {
+				terminating++
+				continue
+			}
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+					ready++
+				}
+			}
+		}
+		return len(pods.Items) == n && ready == n && terminating == 0, fmt.Sprintf("%d pods, %d ready, %d terminating", len(pods.Items), ready, terminating)
+	})
+	if n == 0 {
+		return
+	}
+	probe := workload("default", "admission-probe", c.registry+"/ansible-runner:13@"+digestOf(c.runner), 0)
+	testenv.Eventually(t, "the webhook answering through its Service", time.Minute, func() (bool, string) {
+		r := c.kubectl(t, probe, "apply", "--server-side", "--dry-run=server", "-f", "-")
+		return r.err == nil, r.stderr
+	})
 }
 
 func (c *liveCluster) scaleWebhook(t *testing.T, n int32) {
@@ -361,21 +398,7 @@ func (c *liveCluster) scaleWebhook(t *testing.T, n int32) {
 	if err := c.client.Patch(context.Background(), dep, client.RawPatch("application/merge-patch+json", []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, n)))); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, fmt.Sprintf("%d webhook pods", n), 2*time.Minute, func() (bool, string) {
-		var pods corev1.PodList
-		if err := c.client.List(context.Background(), &pods, client.InNamespace(operatorNamespace), client.MatchingLabels{"app.kubernetes.io/name": "pin-images-webhook"}); err != nil {
-			return false, err.Error()
-		}
-		ready := 0
-		for _, p := range pods.Items {
-			for _, cond := range p.Status.Conditions {
-				if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
-					ready++
-				}
-			}
-		}
-		return len(pods.Items) == int(n) && ready == int(n), fmt.Sprintf("%d pods, %d ready", len(pods.Items), ready)
-	})
+	c.waitWebhookPods(t, int(n))
 }
 
 // privateRegistry runs Debian's docker-registry with htpasswd auth on the

@@ -24,9 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/lock"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/registrytest"
 )
@@ -76,7 +73,7 @@ func TestSignatures_realCosign(t *testing.T) {
 	tagged := reg.PushRandom(t, "team/tagged:1")
 	registrytest.Sign(t, trusted, ref("team/tagged", tagged), registrytest.TagLayout)
 	copied := reg.PushRandom(t, "team/copied:1")
-	copyManifest(t, reg, reg.Host+"/team/tagged:"+sigTag(tagged), reg.Host+"/team/copied:"+sigTag(copied))
+	reg.Copy(t, reg.Host+"/team/tagged:"+sigTag(tagged), reg.Host+"/team/copied:"+sigTag(copied))
 	index, children := reg.PushIndex(t, "team/multi:1", "linux/amd64", "linux/arm64")
 	registrytest.Sign(t, trusted, ref("team/multi", index), registrytest.Recursive)
 	flat, _ := reg.PushIndex(t, "team/flat:1", "linux/amd64", "linux/arm64")
@@ -284,23 +281,3 @@ func fileExists(p string) bool {
 }
 
 func sigTag(digest string) string { return strings.Replace(digest, ":", "-", 1) + ".sig" }
-
-// copyManifest copies an image manifest (and its layers) to another tag.
-func copyManifest(t *testing.T, reg *registrytest.Registry, from, to string) {
-	t.Helper()
-	src, err := name.NewTag(from, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := name.NewTag(to, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(src, reg.RemoteOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(dst, img, reg.RemoteOptions()...); err != nil {
-		t.Fatal(err)
-	}
-}

@@ -21,8 +21,6 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/registry"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/registrytest"
@@ -57,7 +55,7 @@ func TestSignatures_realCosign(t *testing.T) {
 		repo, digest, _ := strings.Cut(ref, "@")
 		return repo + ":" + strings.Replace(digest, ":", "-", 1) + ".sig"
 	}
-	copySig(t, reg, tagSig(tagged), tagSig(copied))
+	reg.Copy(t, tagSig(tagged), tagSig(copied))
 
 	idx, children := reg.PushIndex(t, "team/multi:1", "linux/amd64", "linux/arm64")
 	multi := reg.Ref("team/multi") + "@" + idx
@@ -167,24 +165,4 @@ func mustKey(t *testing.T, name, pem string) signature.Key {
 		t.Fatal(err)
 	}
 	return k
-}
-
-// copySig copies a signature manifest (and so its layers) to another tag.
-func copySig(t *testing.T, reg *registrytest.Registry, from, to string) {
-	t.Helper()
-	src, err := name.NewTag(from, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := name.NewTag(to, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(src, reg.RemoteOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(dst, img, reg.RemoteOptions()...); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -130,6 +130,20 @@ func randomPlatformImage(t testing.TB, plat *v1.Platform) v1.Image {
 	return img
 }
 
+// Copy copies the image manifest (and its layers) at the full reference
+// from to the full reference to (a signature manifest moved to another
+// digest's tag, a tag moved).
+func (r *Registry) Copy(t testing.TB, from, to string) {
+	t.Helper()
+	src, err := name.NewTag(from, name.Insecure)
+	mustOK(t, err, "parsing "+from)
+	dst, err := name.NewTag(to, name.Insecure)
+	mustOK(t, err, "parsing "+to)
+	img, err := remote.Image(src, r.RemoteOptions()...)
+	mustOK(t, err, "reading "+from)
+	mustOK(t, remote.Write(dst, img, r.RemoteOptions()...), "writing "+to)
+}
+
 // Delete deletes the manifest digest from repo ("team/app"); tests use it
 // to simulate a pinned digest that no longer exists.
 func (r *Registry) Delete(t testing.TB, repo, digest string) {

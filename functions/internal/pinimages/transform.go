@@ -127,69 +127,106 @@ type Input struct {
 // time.Now). Results hold no credential: they pass through the run's
 // secrets (Settings.Registry.Secrets).
 func Transform(ctx context.Context, in Input, s Settings, resolver registry.Resolver, now func() time.Time) (*Report, error) {
-	resources, lk := in.Resources, in.Lock
-	before := []byte(nil)
-	if lk != nil {
-		b, err := lk.Marshal()
+	t, err := startTransform(ctx, in, s, resolver, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range in.Resources {
+		t.add(r)
+	}
+	return t.finish()
+}
+
+// transformRun is a Transform whose resources are added one at a time: the
+// registry lookups of a resource start when it is added, while the caller
+// may still be reading the next ones.
+type transformRun struct {
+	s          Settings
+	in         Input
+	before     []byte // the lock as read
+	rep        *Report
+	occs       []*occurrence
+	refs       parsedRefs
+	finder     *fieldFinder
+	session    *pin.Session
+	fieldCount int
+}
+
+// startTransform reads the settings, the lock and the kustomizations'
+// configurations files among in.Resources, and starts the engine.
+func startTransform(ctx context.Context, in Input, s Settings, resolver registry.Resolver, now func() time.Time) (*transformRun, error) {
+	t := &transformRun{s: s, in: in, rep: &Report{}, refs: parsedRefs{}}
+	if in.Lock != nil {
+		b, err := in.Lock.Marshal()
 		if err != nil {
 			return nil, err
 		}
-		before = b
+		t.before = b
 	}
-	rep := &Report{}
-	var occs []*occurrence
-	refs := parsedRefs{}
 	// fieldSpecs declared in the kustomizations' configurations: files
 	// count as if written in the config.
-	specs, cfgResults := configurationSpecs(resources, in.ReadFile)
-	rep.Results = append(rep.Results, cfgResults...)
+	specs, cfgResults := configurationSpecs(in.Resources, in.ReadFile)
+	t.rep.Results = append(t.rep.Results, cfgResults...)
 	specs = append(append([]FieldSpec(nil), s.FieldSpecs...), specs...)
 	if r := createIgnored(specs); r != nil {
-		rep.Results = append(rep.Results, r)
+		t.rep.Results = append(t.rep.Results, r)
 	}
-	finder := newFieldFinder(specs)
-	for _, r := range resources {
-		if skipResource(r.Node) {
-			continue
-		}
-		// A duplicated key makes the object mean different things to
-		// different readers: nothing of it is decided.
-		if dups := yamlsrc.DuplicateKeys(r.Node.YNode()); len(dups) > 0 {
-			for _, d := range dups {
-				rep.Results = append(rep.Results, result(r, nil, framework.Error, d.Error(), nil, nil))
-			}
-			continue
-		}
-		fields, err := finder.find(r)
-		if err != nil {
-			rep.Results = append(rep.Results, result(r, nil, framework.Error, err.Error(), nil, nil))
-			continue
-		}
-		for _, f := range fields {
-			occs = append(occs, s.prepare(r, f, refs))
-		}
-	}
-	fieldCount, lockStart := 0, len(occs)
-	for _, o := range occs {
-		if !o.field.Undeclared {
-			fieldCount++
-		}
-	}
-	if s.Mode == pin.Verify && lk != nil {
-		occs = append(occs, lockOccurrences(lk, in.LockResource, s.Platform)...)
-	}
-
-	var reqs []pin.Request
-	for _, o := range occs {
-		if o.skip == "" && o.err == nil && !o.field.Undeclared {
-			reqs = append(reqs, o.req)
-		}
-	}
-	eng := pin.Engine{Resolver: resolver, Mode: s.Mode, Lock: lk, Concurrency: s.Concurrency, Timeout: s.Timeout, Now: now}
+	t.finder = newFieldFinder(specs)
+	eng := pin.Engine{Resolver: resolver, Mode: s.Mode, Lock: in.Lock, Concurrency: s.Concurrency, Timeout: s.Timeout, Now: now}
 	if s.Mode == pin.Locked {
 		eng.Resolver = nil
 	}
-	outcomes, newLock, stats, err := eng.Run(ctx, reqs)
+	session, err := eng.Start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.session = session
+	return t, nil
+}
+
+// add finds the image fields of r and starts the lookups they need.
+func (t *transformRun) add(r *Resource) {
+	if skipResource(r.Node) {
+		return
+	}
+	// A duplicated key makes the object mean different things to
+	// different readers: nothing of it is decided.
+	if dups := yamlsrc.DuplicateKeys(r.Node.YNode()); len(dups) > 0 {
+		for _, d := range dups {
+			t.rep.Results = append(t.rep.Results, result(r, nil, framework.Error, d.Error(), nil, nil))
+		}
+		return
+	}
+	fields, err := t.finder.find(r)
+	if err != nil {
+		t.rep.Results = append(t.rep.Results, result(r, nil, framework.Error, err.Error(), nil, nil))
+		return
+	}
+	for _, f := range fields {
+		o := t.s.prepare(r, f, t.refs)
+		t.occs = append(t.occs, o)
+		if !f.Undeclared {
+			t.fieldCount++
+			if o.skip == "" && o.err == nil {
+				t.session.Add(o.req)
+			}
+		}
+	}
+}
+
+// finish waits for the lookups and decides every field.
+func (t *transformRun) finish() (*Report, error) {
+	s, rep, occs := t.s, t.rep, t.occs
+	lockStart := len(occs)
+	if s.Mode == pin.Verify && t.in.Lock != nil {
+		for _, o := range lockOccurrences(t.in.Lock, t.in.LockResource, s.Platform) {
+			occs = append(occs, o)
+			if o.err == nil {
+				t.session.Add(o.req)
+			}
+		}
+	}
+	outcomes, newLock, stats, err := t.session.Finish()
 	if err != nil {
 		return nil, err
 	}
@@ -209,8 +246,8 @@ func Transform(ctx context.Context, in Input, s Settings, resolver registry.Reso
 		return nil, err
 	}
 	// Without a lock in the input there is nothing to update.
-	rep.LockChanged = lk != nil && string(after) != string(before)
-	rep.Results = append(rep.Results, summary(s, fieldCount, len(occs)-lockStart, counts, stats, rep))
+	rep.LockChanged = t.in.Lock != nil && string(after) != string(t.before)
+	rep.Results = append(rep.Results, summary(s, t.fieldCount, len(occs)-lockStart, counts, stats, rep))
 	redactResults(rep.Results, s.Registry.Secrets)
 	return rep, nil
 }

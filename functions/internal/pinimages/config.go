@@ -67,6 +67,10 @@ type Config struct {
 	FieldSpecs []FieldSpec `yaml:"fieldSpecs,omitempty"`
 	// Policy turns the function into a validator.
 	Policy PolicySpec `yaml:"policy,omitempty"`
+	// Results is summary (default: fields that stay as they are or are
+	// pinned from the lock share one result per image and verdict) or
+	// fields (one result per field).
+	Results string `yaml:"results,omitempty"`
 }
 
 // MirrorSpec is one mirror.
@@ -145,6 +149,8 @@ type Settings struct {
 	RequireDigests bool
 	Allowed        []imageref.Prefix
 	FailOnDrift    bool
+	// Results is ResultsSummary or ResultsFields.
+	Results string
 }
 
 // ParseConfig reads a functionConfig: PinImages (decoded strictly) or a
@@ -331,7 +337,7 @@ func acceptedFields(t reflect.Type) []string {
 
 // configMapKeys are the settings a ConfigMap may carry (for kpt fn eval -- k=v).
 var configMapKeys = []string{"mode", "platform", "dropTag", "verifyContent", "concurrency", "timeout", "caBundle",
-	"insecureRegistries", "mirrors", "skipPrefixes", "requireDigests", "allowedRegistries", "failOnDrift"}
+	"insecureRegistries", "mirrors", "skipPrefixes", "requireDigests", "allowedRegistries", "failOnDrift", "results"}
 
 // configFromData reads a ConfigMap's settings, and every problem with them.
 func configFromData(data map[string]string) (Config, []string) {
@@ -383,6 +389,8 @@ func configFromData(data map[string]string) (Config, []string) {
 			cfg.Policy.AllowedRegistries = splitList(v)
 		case "failOnDrift":
 			cfg.Policy.FailOnDrift, err = parseBool(k, v)
+		case "results":
+			cfg.Results = v
 		default:
 			unknown = append(unknown, k)
 		}
@@ -436,6 +444,13 @@ func (c Config) validate(prefix string) (Settings, []string) {
 	var err error
 	if s.Mode, err = pin.ParseMode(c.Mode); err != nil {
 		bad("mode", "%v", err)
+	}
+	switch s.Results = c.Results; s.Results {
+	case "":
+		s.Results = ResultsSummary
+	case ResultsSummary, ResultsFields:
+	default:
+		bad("results", "%q is not summary or fields", c.Results)
 	}
 	if c.Platform != "" && !platformRE.MatchString(c.Platform) {
 		bad("platform", "%q is not os/arch[/variant], e.g. linux/arm64", c.Platform)

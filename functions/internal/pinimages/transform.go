@@ -25,6 +25,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -238,8 +240,15 @@ func (t *transformRun) finish() (*Report, error) {
 	}
 	refuseSharedConflicts(occs, verdicts)
 	counts, changed := map[string]int{}, map[*yaml.Node]bool{}
+	var groups *resultGroups
+	if s.Results != ResultsFields {
+		groups = &resultGroups{}
+	}
 	for i, o := range occs {
-		rep.record(o, verdicts[i], counts, changed)
+		rep.record(o, verdicts[i], counts, changed, groups)
+	}
+	if groups != nil {
+		groups.finish()
 	}
 	after, err := newLock.Marshal()
 	if err != nil {
@@ -715,15 +724,93 @@ func refuseSharedConflicts(occs []*occurrence, verdicts []verdict) {
 }
 
 // record adds a verdict to the report; a node already changed (the same
-// anchor reached again) is not changed twice.
-func (rep *Report) record(o *occurrence, v verdict, counts map[string]int, changed map[*yaml.Node]bool) {
-	rep.Results = append(rep.Results, result(o.res, o, v.sev, v.msg, o.value(), v.proposed))
+// anchor reached again) is not changed twice. With the summary form,
+// unchanged and lock-served fields that say the same about the same value
+// share one result (groups).
+func (rep *Report) record(o *occurrence, v verdict, counts map[string]int, changed map[*yaml.Node]bool, groups *resultGroups) {
+	res := result(o.res, o, v.sev, v.msg, o.value(), v.proposed)
+	if groups == nil || !v.summarized() {
+		rep.Results = append(rep.Results, res)
+	} else if g := groups.add(v.msg, o.value(), v.proposed, res); g != nil {
+		rep.Results = append(rep.Results, g)
+	}
 	for _, c := range v.counted {
 		counts[c]++
 	}
 	if v.change != nil && !changed[o.field.Node] {
 		changed[o.field.Node] = true
 		rep.Changes = append(rep.Changes, *v.change)
+	}
+}
+
+// summarized reports a verdict the summary form groups: an info that
+// changes nothing (kept, verified, skipped) or pins from the lock. What
+// the registry changed, and every warning and error, has its own result.
+func (v verdict) summarized() bool {
+	return v.sev == framework.Info && (v.change == nil || slices.Contains(v.counted, "fromLock"))
+}
+
+// ResultsSummary and ResultsFields are the forms of results (spec.results):
+// one result per group of unchanged or lock-served fields saying the same,
+// or one per field.
+const (
+	ResultsSummary = "summary"
+	ResultsFields  = "fields"
+)
+
+// FieldsTag is the tag of a grouped result: how many fields it stands for.
+const FieldsTag = "pin-images.ansible.cloud37.dev/fields"
+
+// resultGroups collects the grouped results of a run. A group of one field
+// stays that field's own result; a larger one names the count and its
+// first field.
+type resultGroups struct {
+	byKey map[string]*resultGroup
+	order []*resultGroup
+}
+
+type resultGroup struct {
+	result *framework.Result // shown where the group's first field is
+	first  *framework.Result // the first field's own result
+	msg    string
+	value  any
+	n      int
+}
+
+// add puts a field's result in its group and returns the group's result
+// when it is new (it goes where the first field is).
+func (g *resultGroups) add(msg string, value, proposed any, res *framework.Result) *framework.Result {
+	key := fmt.Sprintf("%s\x00%v\x00%v", msg, value, proposed)
+	if grp, ok := g.byKey[key]; ok {
+		grp.n++
+		return nil
+	}
+	grp := &resultGroup{result: &framework.Result{}, first: res, msg: msg, value: value, n: 1}
+	*grp.result = *res
+	if g.byKey == nil {
+		g.byKey = map[string]*resultGroup{}
+	}
+	g.byKey[key] = grp
+	g.order = append(g.order, grp)
+	return grp.result
+}
+
+// finish writes the grouped results: a group of one is its field's result.
+func (g *resultGroups) finish() {
+	for _, grp := range g.order {
+		if grp.n == 1 {
+			continue
+		}
+		where := grp.first.Field.Path
+		if ref := grp.first.ResourceRef; ref != nil {
+			where = ref.Kind + "/" + ref.Name + " " + where
+		}
+		*grp.result = framework.Result{
+			Severity: framework.Info,
+			Message:  fmt.Sprintf("%s; %d image fields hold %v, the first %s", grp.msg, grp.n, grp.value, where),
+			Tags:     map[string]string{FieldsTag: strconv.Itoa(grp.n)},
+			File:     grp.first.File,
+		}
 	}
 }
 

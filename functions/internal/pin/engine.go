@@ -212,6 +212,16 @@ func (s *Session) Add(r Request) {
 	s.e.plan(o, s.lk, s.lookups, &s.stats)
 }
 
+// Wait returns when every lookup added so far is answered.
+func (s *Session) Wait() { s.lookups.wait() }
+
+// Stop ends a session that is not finished: lookups in flight are
+// cancelled, and the workers stop.
+func (s *Session) Stop() {
+	s.cancel()
+	s.lookups.close()
+}
+
 // Finish waits for the lookups and returns outcomes by Request.ID, the lock
 // to write (Resolve and Refresh may change it) and counts.
 func (s *Session) Finish() (map[string]*Outcome, *lock.Lock, Stats, error) {

@@ -53,6 +53,10 @@ type Processor struct {
 	// are not among the items (nil: none is read). An exec function run
 	// from the package directory finds them there.
 	ReadFile func(path string) ([]byte, error)
+
+	// prefetch is RunFunction's first reading of the input, whose lookups
+	// this run shares (nil: none).
+	prefetch *prefetch
 }
 
 var _ framework.ResourceListProcessor = (*Processor)(nil)
@@ -98,8 +102,10 @@ func (p *Processor) run(rl *framework.ResourceList) (*Report, *yaml.RNode, error
 	}
 	var resolver registry.Resolver
 	if p.NewResolver != nil && s.Mode != "locked" {
-		if resolver, err = p.NewResolver(s.Registry); err != nil {
-			return fail(err)
+		if resolver = p.prefetch.resolver(s); resolver == nil {
+			if resolver, err = p.NewResolver(s.Registry); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	resources := make([]*Resource, len(rl.Items))
@@ -221,7 +227,17 @@ func replaceLockSpec(item *yaml.RNode, lk *lock.Lock) error {
 // splicing cannot be used (flow-style or JSON input, a lock to rewrite, a
 // value that cannot be edited in place) the items are re-encoded one by one
 // instead.
+//
+// While the input is parsed, a first reading of its items starts their
+// lookups (see prefetch).
 func RunFunction(p *Processor, in []byte, out io.Writer) error {
+	if p.Secrets == nil {
+		p.Secrets = &redact.Secrets{}
+	}
+	if p.Ctx != nil {
+		p.prefetch = startPrefetch(p, in)
+		defer p.prefetch.close()
+	}
 	root, rl, err := readResourceList(in)
 	if err != nil {
 		return err

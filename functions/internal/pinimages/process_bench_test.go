@@ -194,7 +194,7 @@ func BenchmarkWholeProcess(b *testing.B) {
 
 // lockedCorpus is the ResourceList of the locked case: 10,000 Deployments,
 // the lock of their 500 references, mode locked.
-func lockedCorpus(b *testing.B) []byte {
+func lockedCorpus(b testing.TB) []byte {
 	b.Helper()
 	host := "registry.example.com"
 	lk := lock.New()

@@ -158,7 +158,9 @@ type transformRun struct {
 // configurations files among in.Resources, and starts the engine.
 func startTransform(ctx context.Context, in Input, s Settings, resolver registry.Resolver, now func() time.Time) (*transformRun, error) {
 	t := &transformRun{s: s, in: in, rep: &Report{}, refs: parsedRefs{}}
-	if in.Lock != nil {
+	// Only resolve and refresh change the lock (the engine's lock
+	// maintenance): the others need no copy to compare with.
+	if in.Lock != nil && (s.Mode == pin.Resolve || s.Mode == pin.Refresh) {
 		b, err := in.Lock.Marshal()
 		if err != nil {
 			return nil, err
@@ -250,12 +252,14 @@ func (t *transformRun) finish() (*Report, error) {
 	if groups != nil {
 		groups.finish()
 	}
-	after, err := newLock.Marshal()
-	if err != nil {
-		return nil, err
-	}
 	// Without a lock in the input there is nothing to update.
-	rep.LockChanged = t.in.Lock != nil && string(after) != string(t.before)
+	if t.before != nil {
+		after, err := newLock.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		rep.LockChanged = string(after) != string(t.before)
+	}
 	rep.Results = append(rep.Results, summary(s, t.fieldCount, len(occs)-lockStart, counts, stats, rep))
 	redactResults(rep.Results, s.Registry.Secrets)
 	return rep, nil
@@ -728,10 +732,9 @@ func refuseSharedConflicts(occs []*occurrence, verdicts []verdict) {
 // unchanged and lock-served fields that say the same about the same value
 // share one result (groups).
 func (rep *Report) record(o *occurrence, v verdict, counts map[string]int, changed map[*yaml.Node]bool, groups *resultGroups) {
-	res := result(o.res, o, v.sev, v.msg, o.value(), v.proposed)
 	if groups == nil || !v.summarized() {
-		rep.Results = append(rep.Results, res)
-	} else if g := groups.add(v.msg, o.value(), v.proposed, res); g != nil {
+		rep.Results = append(rep.Results, result(o.res, o, v.sev, v.msg, o.value(), v.proposed))
+	} else if g := groups.add(o, v); g != nil {
 		rep.Results = append(rep.Results, g)
 	}
 	for _, c := range v.counted {
@@ -773,19 +776,22 @@ type resultGroup struct {
 	result *framework.Result // shown where the group's first field is
 	first  *framework.Result // the first field's own result
 	msg    string
-	value  any
+	value  string
 	n      int
 }
 
-// add puts a field's result in its group and returns the group's result
-// when it is new (it goes where the first field is).
-func (g *resultGroups) add(msg string, value, proposed any, res *framework.Result) *framework.Result {
-	key := fmt.Sprintf("%s\x00%v\x00%v", msg, value, proposed)
+// add puts a field in its group and returns the group's result when it is
+// new (it goes where the first field is).
+func (g *resultGroups) add(o *occurrence, v verdict) *framework.Result {
+	value := o.value()
+	proposed, _ := v.proposed.(string) // verdicts propose strings or nothing
+	key := v.msg + "\x00" + value + "\x00" + proposed
 	if grp, ok := g.byKey[key]; ok {
 		grp.n++
 		return nil
 	}
-	grp := &resultGroup{result: &framework.Result{}, first: res, msg: msg, value: value, n: 1}
+	res := result(o.res, o, v.sev, v.msg, value, v.proposed)
+	grp := &resultGroup{result: &framework.Result{}, first: res, msg: v.msg, value: value, n: 1}
 	*grp.result = *res
 	if g.byKey == nil {
 		g.byKey = map[string]*resultGroup{}

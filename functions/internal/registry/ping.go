@@ -18,6 +18,8 @@ package registry
 
 import (
 	"bytes"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -53,10 +55,15 @@ type pingCache struct {
 var _ http.RoundTripper = (*pingCache)(nil)
 
 // pingEntry is one registry's ping: done is closed once the answer is in;
-// ok says whether it can be reused (a 200 or 401 read in full).
+// ok says whether it can be reused (a 200 or 401 read in full, or err).
 type pingEntry struct {
-	done   chan struct{}
-	ok     bool
+	done chan struct{}
+	ok   bool
+	// err is a definite failure: the registry answered an https ping in
+	// plain HTTP (go-containerregistry pings registries on localhost and
+	// insecure ones over https first, then http: the https attempt is a
+	// TLS handshake each time, the costliest part of a lookup).
+	err    error
 	at     time.Time
 	status int
 	proto  string
@@ -106,6 +113,9 @@ func (c *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, req.Context().Err()
 		}
 		if e.ok {
+			if e.err != nil {
+				return nil, e.err
+			}
 			return e.replay(req), nil
 		}
 		// The ping in flight failed: this request asks for itself.
@@ -116,6 +126,10 @@ func (c *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 func (c *pingCache) lead(req *http.Request, e *pingEntry) (*http.Response, error) {
 	defer close(e.done)
 	resp, err := c.inner.RoundTrip(req)
+	var plain tls.RecordHeaderError
+	if err != nil && errors.As(err, &plain) {
+		e.ok, e.at, e.err = true, c.now(), err
+	}
 	if err != nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized) {
 		return resp, err
 	}

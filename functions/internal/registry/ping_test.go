@@ -18,7 +18,10 @@ package registry_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -84,5 +87,34 @@ func TestOnePingPerRegistry(t *testing.T) {
 				t.Errorf("pings after the TTL = %d, want 1", got)
 			}
 		})
+	}
+}
+
+// A registry on localhost that speaks plain HTTP is asked over https first
+// (go-containerregistry's ping): that attempt is made once per registry,
+// not once per repository, as the connections the registry sees show.
+func TestPlainHTTPRegistryTriedOverHTTPSOnce(t *testing.T) {
+	reg := registrytest.StartInProcess(t)
+	for i := range 5 {
+		reg.PushRandom(t, fmt.Sprintf("team/app%d:1", i))
+	}
+	proxy := registrytest.NewProxy(t, reg.Host)
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(proxy)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	r := newRemote(t, registry.Options{Keychain: authn.NewMultiKeychain()})
+	for i := range 5 {
+		mustResolve(t, r, fmt.Sprintf("%s/team/app%d:1", host, i), "")
+	}
+	// One https attempt, one plain connection reused by every lookup.
+	if got := conns.Load(); got != 2 {
+		t.Errorf("%d connections for 5 repositories, want 2 (one https attempt, one plain connection)", got)
 	}
 }

@@ -222,9 +222,9 @@ var topKey = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9_]*):(?:[ \t]+(.*))?$`)
 // splitResourceList cuts a block-style ResourceList, as kustomize and kpt
 // write it, into its functionConfig entry ("functionConfig:" and its
 // lines) and the text of each item (its "- " line and those below it). It
-// gives up (ok false) on whatever else: flow style, a key written twice,
-// CR line ends, tabs, document markers, an item list that is not written
-// one "- " per item at one indentation.
+// gives up (ok false) on whatever else: another kind, flow style, a key
+// written twice, CR line ends, tabs, document markers, an item list that is
+// not written one "- " per item at one indentation.
 func splitResourceList(in []byte) (fc []byte, items [][]byte, ok bool) {
 	if bytes.IndexByte(in, '\r') >= 0 || bytes.HasPrefix(in, []byte("\xef\xbb\xbf")) {
 		return nil, nil, false
@@ -262,8 +262,12 @@ func splitResourceList(in []byte) (fc []byte, items [][]byte, ok bool) {
 			end(off)
 			key = string(m[1])
 			seen[key] = true
-			if value := bytes.TrimSpace(m[2]); (key == "items" || key == "functionConfig") && len(value) > 0 && value[0] != '#' {
+			value := bytes.TrimSpace(m[2])
+			if (key == "items" || key == "functionConfig") && len(value) > 0 && value[0] != '#' {
 				return nil, nil, false // written in flow style, or an alias
+			}
+			if key == "kind" && string(value) != "ResourceList" {
+				return nil, nil, false
 			}
 			if key == "functionConfig" {
 				fcStart = off
@@ -283,6 +287,9 @@ func splitResourceList(in []byte) (fc []byte, items [][]byte, ok bool) {
 		off = next
 	}
 	end(len(in))
+	if !seen["kind"] {
+		return nil, nil, false
+	}
 	for i, s := range starts {
 		e := itemsEnd
 		if i+1 < len(starts) {

@@ -237,8 +237,9 @@ func (t *transformRun) finish() (*Report, error) {
 	rep.Lock, rep.Stats = newLock, stats
 
 	verdicts := make([]verdict, len(occs))
+	texts := pinTexts{}
 	for i, o := range occs {
-		verdicts[i] = s.verdict(o, outcomes)
+		verdicts[i] = s.verdict(o, outcomes, texts)
 	}
 	refuseSharedConflicts(occs, verdicts)
 	counts, changed := map[string]int{}, map[*yaml.Node]bool{}
@@ -582,7 +583,7 @@ type verdict struct {
 }
 
 // verdict turns the engine's outcome into a result and, where needed, a change.
-func (s Settings) verdict(o *occurrence, outcomes map[string]*pin.Outcome) verdict {
+func (s Settings) verdict(o *occurrence, outcomes map[string]*pin.Outcome, texts pinTexts) verdict {
 	if o.err != nil {
 		return verdict{sev: framework.Error, msg: errMessage(o.err)}
 	}
@@ -601,19 +602,9 @@ func (s Settings) verdict(o *occurrence, outcomes map[string]*pin.Outcome) verdi
 	out := outcomes[o.req.ID()]
 	switch out.Status {
 	case pin.Pinned, pin.Updated:
-		newValue := out.Digest
-		if o.field.Kind == StringField {
-			newValue = o.ref.WithDigest(out.Digest, s.DropTag).String()
-		}
-		v := verdict{sev: framework.Info, proposed: newValue, counted: []string{string(out.Status)},
-			change: &Change{Resource: o.res, Field: o.field, Old: o.value(), New: newValue}}
-		if out.Source == pin.FromLock {
-			v.counted = append(v.counted, "fromLock")
-		}
-		v.msg = fmt.Sprintf("pinned %s to %s (from %s)", o.ref.Original, out.Digest, out.Source)
-		if out.Status == pin.Updated {
-			v.msg = fmt.Sprintf("tag %q moved: pin updated from %s to %s", o.ref.EffectiveTag(), o.ref.Digest, out.Digest)
-		}
+		t := texts.of(s, o, out)
+		v := verdict{sev: framework.Info, proposed: t.newValue, msg: t.msg, counted: t.counted,
+			change: &Change{Resource: o.res, Field: o.field, Old: o.value(), New: t.newValue}}
 		return v
 	case pin.Kept:
 		msg := "already pinned"
@@ -644,6 +635,43 @@ func (s Settings) verdict(o *occurrence, outcomes map[string]*pin.Outcome) verdi
 	default: // pin.Failed
 		return verdict{sev: framework.Error, msg: errMessage(out.Err)}
 	}
+}
+
+// pinTexts are the new values and messages of pins, made once per
+// reference, digest and kind of field: thousands of fields share a few
+// hundred.
+type pinTexts map[pinTextKey]pinText
+
+type pinTextKey struct {
+	original, digest string
+	status           pin.Status
+	source           pin.Source
+	kind             FieldKind
+}
+
+type pinText struct {
+	newValue, msg string
+	counted       []string
+}
+
+func (texts pinTexts) of(s Settings, o *occurrence, out *pin.Outcome) pinText {
+	k := pinTextKey{original: o.ref.Original, digest: out.Digest, status: out.Status, source: out.Source, kind: o.field.Kind}
+	if t, ok := texts[k]; ok {
+		return t
+	}
+	t := pinText{newValue: out.Digest, counted: []string{string(out.Status)}}
+	if o.field.Kind == StringField {
+		t.newValue = o.ref.WithDigest(out.Digest, s.DropTag).String()
+	}
+	if out.Source == pin.FromLock {
+		t.counted = append(t.counted, "fromLock")
+	}
+	t.msg = fmt.Sprintf("pinned %s to %s (from %s)", o.ref.Original, out.Digest, out.Source)
+	if out.Status == pin.Updated {
+		t.msg = fmt.Sprintf("tag %q moved: pin updated from %s to %s", o.ref.EffectiveTag(), o.ref.Digest, out.Digest)
+	}
+	texts[k] = t
+	return t
 }
 
 // undeclaredVerdict is the verdict on an image-like field the scan found:
@@ -768,9 +796,12 @@ const FieldsTag = "pin-images.ansible.cloud37.dev/fields"
 // stays that field's own result; a larger one names the count and its
 // first field.
 type resultGroups struct {
-	byKey map[string]*resultGroup
+	byKey map[groupKey]*resultGroup
 	order []*resultGroup
 }
+
+// groupKey is what the fields of a group say alike.
+type groupKey struct{ msg, value, proposed string }
 
 type resultGroup struct {
 	result *framework.Result // shown where the group's first field is
@@ -785,7 +816,7 @@ type resultGroup struct {
 func (g *resultGroups) add(o *occurrence, v verdict) *framework.Result {
 	value := o.value()
 	proposed, _ := v.proposed.(string) // verdicts propose strings or nothing
-	key := v.msg + "\x00" + value + "\x00" + proposed
+	key := groupKey{msg: v.msg, value: value, proposed: proposed}
 	if grp, ok := g.byKey[key]; ok {
 		grp.n++
 		return nil
@@ -794,7 +825,7 @@ func (g *resultGroups) add(o *occurrence, v verdict) *framework.Result {
 	grp := &resultGroup{result: &framework.Result{}, first: res, msg: v.msg, value: value, n: 1}
 	*grp.result = *res
 	if g.byKey == nil {
-		g.byKey = map[string]*resultGroup{}
+		g.byKey = map[groupKey]*resultGroup{}
 	}
 	g.byKey[key] = grp
 	g.order = append(g.order, grp)

@@ -180,9 +180,10 @@ func BenchmarkWholeProcess(b *testing.B) {
 		requests := distinct + int(c.counts[registrytest.TokenKey])
 		bound := time.Duration(math.Ceil(float64(requests)/float64(c.concurrency)))*benchDelay + benchDelay
 		wall := median(c.walls)
-		fmt.Printf("whole-process %s: wall %.2f s, bound %.2f s, ratio %.2f, %.2f requests/ref (%d pings, %d tokens, %d HEAD, %d GET)\n",
-			c.name, wall.Seconds(), bound.Seconds(), wall.Seconds()/bound.Seconds(), median(c.perRef),
-			c.counts[registrytest.PingKey], c.counts[registrytest.TokenKey], c.counts["HEAD"], c.counts["GET"])
+		fmt.Printf("whole-process %s: wall %.2f s, bound %.2f s, ratio %.2f, %.2f requests/ref\n",
+			c.name, wall.Seconds(), bound.Seconds(), wall.Seconds()/bound.Seconds(), median(c.perRef))
+		fmt.Printf("  requests: %d pings, %d tokens, %d HEAD, %d GET; walls %v\n",
+			c.counts[registrytest.PingKey], c.counts[registrytest.TokenKey], c.counts["HEAD"], c.counts["GET"], roundAll(c.walls))
 	}
 	walls, rss := make([]time.Duration, len(lockedRuns)), make([]int64, len(lockedRuns))
 	for i, r := range lockedRuns {
@@ -190,6 +191,15 @@ func BenchmarkWholeProcess(b *testing.B) {
 	}
 	fmt.Printf("whole-process locked: %d resources (%d image fields) from the lock, no network: wall %.2f s, max RSS %d MiB, output %.1f MB\n",
 		benchLocked, benchLocked*benchPerItem, median(walls).Seconds(), median(rss)>>20, float64(lockedRuns[0].out)/1e6)
+	fmt.Printf("  walls %v\n", roundAll(walls))
+}
+
+func roundAll(ds []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(10 * time.Millisecond)
+	}
+	return out
 }
 
 // lockedCorpus is the ResourceList of the locked case: 10,000 Deployments,

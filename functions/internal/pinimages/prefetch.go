@@ -128,14 +128,16 @@ func (f *prefetch) read(ctx context.Context, p *Processor, in []byte) {
 	<-ctx.Done() // the lookups run until the run is over
 }
 
-// feed reads the items one by one and adds each to the transform, whose
-// session starts its lookups.
+// feed reads the items and adds each to the transform, whose session
+// starts its lookups. The first items are read one at a time, so that the
+// first lookup starts at once; then in batches that double up to 64, since
+// each decoder costs as much to make as a few items to read.
 func feed(ctx context.Context, t *transformRun, items [][]byte) {
-	for _, chunk := range items {
+	for i, n := 0, 1; i < len(items); i, n = i+n, min(2*n, 64) {
 		if ctx.Err() != nil {
 			return
 		}
-		nodes, ok := decodeItems(chunk)
+		nodes, ok := decodeItems(bytes.Join(items[i:min(i+n, len(items))], nil))
 		if !ok {
 			return
 		}
@@ -182,7 +184,7 @@ func firstSettings(fc []byte, items [][]byte) (Settings, *lock.Lock, [][]byte, b
 	return s, lk, rest, true
 }
 
-// decodeItems reads one cut-out "- item" as the list of its items.
+// decodeItems reads cut-out "- item" texts as the list of their items.
 func decodeItems(chunk []byte) ([]*yaml.Node, bool) {
 	docs, err := decodeDocs(chunk)
 	if err != nil || len(docs) != 1 || len(docs[0].Content) != 1 {

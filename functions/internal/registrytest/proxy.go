@@ -74,9 +74,10 @@ type Proxy struct {
 	failStatus int
 	retryAfter string
 	fault      Fault
-	faultLeft  int           // manifest requests the fault still applies to; <0: all
-	hold       chan struct{} // closed by the release func of Hold
-	held       chan struct{} // closed when the first request waits on hold
+	faultLeft  int             // manifest requests the fault still applies to; <0: all
+	hold       chan struct{}   // closed by the release func of Hold
+	held       chan struct{}   // closed when the first request waits on hold
+	transport  *http.Transport // to the upstream, shared by the reverse proxies
 	bearer     bool
 	tokens     map[string]map[string]bool // token -> repositories it grants
 }
@@ -133,6 +134,7 @@ func (p *Proxy) reverseProxy(modify func(*http.Response) error) *httputil.Revers
 			pr.SetURL(p.target)
 			pr.Out.Host = pr.In.Host
 		},
+		Transport:      p.upstreamTransport(),
 		ModifyResponse: modify,
 		// Upstream failures already reach the client as 502; logging them
 		// would only add noise, e.g. when a benchmark cancels requests.
@@ -204,6 +206,21 @@ func (p *Proxy) issueToken(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"token": token, "access_token": token, "expires_in": 300})
 }
 
+// upstreamTransport keeps a connection to the upstream for each request in
+// flight: net/http's default keeps two idle per host, so that at 16 in
+// flight most requests would open a new connection, and the proxy would add
+// more than its delay.
+func (p *Proxy) upstreamTransport() http.RoundTripper {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		p.transport = t
+	}
+	return p.transport
+}
+
 // SetDelay makes the proxy sleep d before handling each request.
 func (p *Proxy) SetDelay(d time.Duration) {
 	p.delay.Store(int64(d))
@@ -252,6 +269,11 @@ func (p *Proxy) Reset() {
 // called more than once.
 func (p *Proxy) Close() {
 	p.srv.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.transport != nil {
+		p.transport.CloseIdleConnections()
+	}
 }
 
 func (p *Proxy) count(r *http.Request) {

@@ -17,7 +17,9 @@ limitations under the License.
 // Package pinimages is the pin-images transform: it finds every image field
 // of a set of resources, decides each digest with the pin engine (lock,
 // registry or existing pin, by mode), checks the policy, and reports one
-// result per image plus a summary. It changes nothing itself: callers apply
+// result per changed or problematic field, one per group of fields that stay
+// as they are or are pinned from the lock, and a summary. It changes nothing
+// itself: callers apply
 // the returned changes to nodes (KRM function) or splice them into files (CLI).
 package pinimages
 

@@ -245,6 +245,7 @@ func RunFunction(p *Processor, in []byte, out io.Writer) error {
 	if p.Ctx != nil {
 		p.prefetch = startPrefetch(p, in)
 		defer p.prefetch.close()
+		p.prefetch.waitBegun()
 	}
 	root, rl, err := readResourceList(in)
 	if err != nil {

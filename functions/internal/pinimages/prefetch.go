@@ -52,10 +52,13 @@ type prefetch struct {
 	settings Settings
 	memo     *pin.Memo
 	session  *pin.Session
-	// fed is closed when every item the first reading could read is added.
-	fed  chan struct{}
-	stop context.CancelFunc
-	done chan struct{}
+	// begun is closed once the first item's lookups are on their way (or
+	// the first reading gave up); fed when every item it could read is
+	// added.
+	begun chan struct{}
+	fed   chan struct{}
+	stop  context.CancelFunc
+	done  chan struct{}
 }
 
 // startPrefetch begins the first reading of in; nil when the processor has
@@ -65,12 +68,21 @@ func startPrefetch(p *Processor, in []byte) *prefetch {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(p.Ctx)
-	f := &prefetch{ready: make(chan struct{}), fed: make(chan struct{}), stop: cancel, done: make(chan struct{})}
+	f := &prefetch{ready: make(chan struct{}), begun: make(chan struct{}), fed: make(chan struct{}), stop: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(f.done)
 		f.read(ctx, p, in)
 	}()
 	return f
+}
+
+// waitBegun returns once the first lookups are on their way: the run's own
+// reading of the input then competes with them for the CPU only after the
+// registry's first round trip has begun.
+func (f *prefetch) waitBegun() {
+	if f != nil {
+		<-f.begun
+	}
 }
 
 // resolver is the shared Memo when the run's settings are the first
@@ -96,10 +108,12 @@ func (f *prefetch) close() {
 }
 
 func (f *prefetch) read(ctx context.Context, p *Processor, in []byte) {
-	var readyOnce, fedOnce sync.Once
+	var readyOnce, begunOnce, fedOnce sync.Once
 	ready := func() { readyOnce.Do(func() { close(f.ready) }) }
+	begun := func() { begunOnce.Do(func() { close(f.begun) }) }
 	fed := func() { fedOnce.Do(func() { close(f.fed) }) }
 	defer ready()
+	defer begun()
 	defer fed()
 	fc, items, ok := splitResourceList(in)
 	if !ok || fc == nil {
@@ -123,7 +137,7 @@ func (f *prefetch) read(ctx context.Context, p *Processor, in []byte) {
 	defer f.session.Stop()
 	f.settings, f.memo = s, memo
 	ready()
-	feed(ctx, t, rest)
+	feed(ctx, t, rest, begun)
 	fed()
 	<-ctx.Done() // the lookups run until the run is over
 }
@@ -132,7 +146,7 @@ func (f *prefetch) read(ctx context.Context, p *Processor, in []byte) {
 // starts its lookups. The first items are read one at a time, so that the
 // first lookup starts at once; then in batches that double up to 64, since
 // each decoder costs as much to make as a few items to read.
-func feed(ctx context.Context, t *transformRun, items [][]byte) {
+func feed(ctx context.Context, t *transformRun, items [][]byte, begun func()) {
 	for i, n := 0, 1; i < len(items); i, n = i+n, min(2*n, 64) {
 		if ctx.Err() != nil {
 			return
@@ -144,6 +158,7 @@ func feed(ctx context.Context, t *transformRun, items [][]byte) {
 		for _, n := range nodes {
 			t.add(&Resource{Node: yaml.NewRNode(n)})
 		}
+		begun()
 	}
 }
 

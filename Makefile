@@ -125,8 +125,8 @@ fuzz: ## Run each pin-images fuzz target for FUZZTIME (default 30s); a crasher l
 		(cd functions && $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./internal/$$pkg/) || exit 1; done
 
 .PHONY: bench
-bench: deps ## Run the pin-images benchmarks (the function, the admission webhook) and print their report.
-	cd functions && $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./internal/pinimages/ | grep -v -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu'
+bench: deps build ## Run the pin-images benchmarks and print their report; whole-process lines time bin/pin-images as kustomize and kpt run it (median of BENCH_RUNS, default 5); then the admission webhook's latency.
+	cd functions && PIN_IMAGES_BIN=$(BIN)/pin-images $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./internal/pinimages/ | grep -v -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu'
 	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; \
 	cd functions && $(GO) test -run '^$$' -bench Admission -benchtime 1x -count 1 ./internal/webhook/ | grep -v -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu'
 

@@ -350,12 +350,13 @@ func commit(ctx context.Context, txn *files.Txn, stderr io.Writer, suffix string
 }
 
 // printResults writes the notes on the whole run (info results about no
-// resource, such as an ignored create:), warnings, errors and the summary
+// resource, such as an ignored create:, but not the groups of the summary
+// form), warnings, errors and the summary
 // to stderr.
 func printResults(w io.Writer, rep *pinimages.Report) {
 	n := len(rep.Results)
 	for _, r := range rep.Results[:max(n-1, 0)] {
-		if r.Severity == framework.Info && r.ResourceRef == nil && r.Field == nil {
+		if r.Severity == framework.Info && r.ResourceRef == nil && r.Field == nil && r.Tags[pinimages.FieldsTag] == "" {
 			fmt.Fprintln(w, r.Message)
 		}
 	}

@@ -161,42 +161,92 @@ type Stats struct {
 // Run decides every request and returns outcomes by Request.ID, the lock to
 // write (Resolve and Refresh may change it) and counts.
 func (e *Engine) Run(ctx context.Context, reqs []Request) (map[string]*Outcome, *lock.Lock, Stats, error) {
-	if _, err := ParseMode(string(e.Mode)); err != nil {
+	s, err := e.Start(ctx)
+	if err != nil {
 		return nil, nil, Stats{}, err
 	}
+	for _, r := range reqs {
+		s.Add(r)
+	}
+	return s.Finish()
+}
+
+// Session is a run whose requests arrive one at a time, while the caller is
+// still reading its input: a lookup starts as soon as its request is added,
+// so the registry's round trips overlap the reading. Add and Finish are
+// called from one goroutine.
+type Session struct {
+	e *Engine
+	// ctx is the run's (under its deadline): the signature lookups of
+	// Finish use it too.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	lk       *lock.Lock
+	now      func() time.Time
+	distinct []Request
+	out      map[string]*Outcome
+	stats    Stats
+	lookups  *lookups
+}
+
+// Start begins a run under the engine's deadline; Finish ends it.
+func (e *Engine) Start(ctx context.Context) (*Session, error) {
+	if _, err := ParseMode(string(e.Mode)); err != nil {
+		return nil, err
+	}
 	if e.Mode != Locked && e.Resolver == nil {
-		return nil, nil, Stats{}, fmt.Errorf("mode %s needs a registry resolver", e.Mode)
+		return nil, fmt.Errorf("mode %s needs a registry resolver", e.Mode)
 	}
 	timeout := e.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	now := e.Now
-	if now == nil {
-		now = time.Now
+	s := &Session{e: e, ctx: ctx, cancel: cancel, lk: e.Lock, now: e.Now, out: map[string]*Outcome{}}
+	if s.now == nil {
+		s.now = time.Now
 	}
-	lk := e.Lock
-	if lk == nil {
-		lk = lock.New()
+	if s.lk == nil {
+		s.lk = lock.New()
 	}
+	s.lookups = newLookups(ctx, e.Resolver, e.Concurrency)
+	return s, nil
+}
 
-	distinct := dedupe(reqs)
-	stats := Stats{Requests: len(distinct)}
-	out := make(map[string]*Outcome, len(distinct))
-	lookups := newLookups(e.Resolver, e.Concurrency)
-
-	// Phase 1: decide what can be decided without a registry, queue the rest.
-	for _, r := range distinct {
-		o := &Outcome{Request: r}
-		out[r.ID()] = o
-		e.plan(o, lk, lookups, &stats)
+// Add decides r if the lock or its pin can, and otherwise starts its lookup.
+// A request seen before (same ID) is not asked twice.
+func (s *Session) Add(r Request) {
+	if _, ok := s.out[r.ID()]; ok {
+		return
 	}
-	lookups.run(ctx)
+	o := &Outcome{Request: r}
+	s.out[r.ID()] = o
+	s.distinct = append(s.distinct, r)
+	s.e.plan(o, s.lk, s.lookups, &s.stats)
+}
 
-	// Phase 2: read the answers; a pin that no longer matches its tag gets
-	// one more lookup to tell drift (digest still there) from a vanished pin.
+// Wait returns when every lookup added so far is answered.
+func (s *Session) Wait() { s.lookups.wait() }
+
+// Stop ends a session that is not finished: lookups in flight are
+// cancelled, and the workers stop.
+func (s *Session) Stop() {
+	s.cancel()
+	s.lookups.close()
+}
+
+// Finish waits for the lookups and returns outcomes by Request.ID, the lock
+// to write (Resolve and Refresh may change it) and counts.
+func (s *Session) Finish() (map[string]*Outcome, *lock.Lock, Stats, error) {
+	defer s.cancel()
+	defer s.lookups.close()
+	e, lk, out, distinct, lookups := s.e, s.lk, s.out, s.distinct, s.lookups
+	stats := s.stats
+	stats.Requests = len(distinct)
+	lookups.wait()
+
+	// Read the answers; a pin that no longer matches its tag gets one more
+	// lookup to tell drift (digest still there) from a vanished pin.
 	var drifted []*Outcome
 	for _, r := range distinct {
 		o := out[r.ID()]
@@ -208,13 +258,13 @@ func (e *Engine) Run(ctx context.Context, reqs []Request) (map[string]*Outcome, 
 		for _, o := range drifted {
 			lookups.exists(o.Request.Ref, o.Request.Ref.Digest)
 		}
-		lookups.run(ctx)
+		lookups.wait()
 		for _, o := range drifted {
 			e.settleDrift(o, lookups)
 		}
 	}
 	stats.Lookups = lookups.count()
-	e.checkSignatures(ctx, distinct, out, lk, &stats)
+	e.checkSignatures(s.ctx, distinct, out, lk, &stats)
 
 	// Lock maintenance: record what the registry said.
 	if e.Mode == Resolve || e.Mode == Refresh {
@@ -224,7 +274,7 @@ func (e *Engine) Run(ctx context.Context, reqs []Request) (map[string]*Outcome, 
 				continue // a bare digest has no tag to lock
 			}
 			used[r.lockKey()] = true
-			if o := out[r.ID()]; o.Source == FromRegistry && o.Err == nil && lk.Set(r.lockKey(), o.Digest, now()) {
+			if o := out[r.ID()]; o.Source == FromRegistry && o.Err == nil && lk.Set(r.lockKey(), o.Digest, s.now()) {
 				stats.LockAdded++
 			}
 		}
@@ -234,19 +284,6 @@ func (e *Engine) Run(ctx context.Context, reqs []Request) (map[string]*Outcome, 
 	}
 	e.recordSignatures(distinct, out, lk, &stats)
 	return out, lk, stats, nil
-}
-
-// dedupe keeps the first request of each ID, in input order.
-func dedupe(reqs []Request) []Request {
-	seen := map[string]bool{}
-	var out []Request
-	for _, r := range reqs {
-		if !seen[r.ID()] {
-			seen[r.ID()] = true
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // plan settles what the lock or the pin decides and queues registry lookups.
@@ -332,12 +369,24 @@ func (e *Engine) settleDrift(o *Outcome, q *lookups) {
 		"the registry serves %s for tag %q, the pin says %s", o.Current, r.Ref.EffectiveTag(), r.Ref.Digest)
 }
 
-// lookups de-duplicates registry questions and answers them with bounded parallelism.
+// lookups de-duplicates registry questions and answers them with bounded
+// parallelism as they come. Workers take pending lookups round-robin over
+// repositories: the first lookup of a repository pays its token and the
+// others of that repository wait for it, so taking one repository at a
+// time would make the workers queue behind each token; spreading them lets
+// the tokens of different repositories overlap.
 type lookups struct {
+	ctx         context.Context
 	resolver    registry.Resolver
 	concurrency int
 	mu          sync.Mutex
-	pending     []lookupKey
+	cond        *sync.Cond             // signals new work, a finished lookup, or close
+	queues      map[string][]lookupKey // pending, by repository
+	repos       []string               // repositories with pending lookups, in turn order
+	turn        int
+	workers     int
+	busy        int // lookups pending or in flight
+	closed      bool
 	results     map[lookupKey]result
 	made        int
 }
@@ -354,19 +403,35 @@ type result struct {
 	err    *registry.Error
 }
 
-func newLookups(r registry.Resolver, concurrency int) *lookups {
+func newLookups(ctx context.Context, r registry.Resolver, concurrency int) *lookups {
 	if concurrency <= 0 {
 		concurrency = DefaultConcurrency
 	}
-	return &lookups{resolver: r, concurrency: concurrency, results: map[lookupKey]result{}}
+	q := &lookups{ctx: ctx, resolver: r, concurrency: concurrency, queues: map[string][]lookupKey{}, results: map[lookupKey]result{}}
+	q.cond = sync.NewCond(&q.mu)
+	return q
 }
 
+// add queues a lookup not asked before; a worker starts it at once when
+// fewer than concurrency are in flight.
 func (q *lookups) add(k lookupKey, ref imageref.Ref) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	if _, ok := q.results[k]; ok {
 		return
 	}
 	q.results[k] = result{ref: ref}
-	q.pending = append(q.pending, k)
+	q.made++
+	q.busy++
+	if len(q.queues[ref.Name]) == 0 {
+		q.repos = append(q.repos, ref.Name)
+	}
+	q.queues[ref.Name] = append(q.queues[ref.Name], k)
+	if q.workers < q.concurrency && q.workers < q.busy {
+		q.workers++
+		go q.work()
+	}
+	q.cond.Broadcast()
 }
 
 func (q *lookups) resolve(ref imageref.Ref, platform string) {
@@ -378,12 +443,17 @@ func (q *lookups) exists(ref imageref.Ref, digest string) {
 }
 
 func (q *lookups) resolveResult(ref imageref.Ref, platform string) (string, *registry.Error) {
+	q.mu.Lock()
 	res := q.results[lookupKey{name: ref.Key(), platform: platform}]
+	q.mu.Unlock()
 	return res.digest, withRef(res.err, ref)
 }
 
 func (q *lookups) existsResult(ref imageref.Ref, digest string) *registry.Error {
-	return withRef(q.results[lookupKey{exists: true, name: ref.Name + "@" + digest}].err, ref)
+	q.mu.Lock()
+	res := q.results[lookupKey{exists: true, name: ref.Name + "@" + digest}]
+	q.mu.Unlock()
+	return withRef(res.err, ref)
 }
 
 // withRef names the reference as this request wrote it (a shared lookup may
@@ -397,56 +467,67 @@ func withRef(err *registry.Error, ref imageref.Ref) *registry.Error {
 	return &c
 }
 
-func (q *lookups) count() int { return q.made }
-
-// run answers every pending lookup with at most concurrency in flight.
-func (q *lookups) run(ctx context.Context) {
-	work := q.interleave(q.pending)
-	q.pending = nil
-	if len(work) == 0 {
-		return
-	}
-	q.made += len(work)
-	ch := make(chan lookupKey)
-	var wg sync.WaitGroup
-	workers := min(q.concurrency, len(work))
-	for range workers {
-		wg.Go(func() {
-			for k := range ch {
-				q.answer(ctx, k)
-			}
-		})
-	}
-	for _, k := range work {
-		ch <- k
-	}
-	close(ch)
-	wg.Wait()
+func (q *lookups) count() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.made
 }
 
-// interleave orders lookups round-robin over repositories. The first lookup
-// of a repository pays its ping and token; the others wait for them. Taking
-// one repository at a time would make the workers queue behind each ping;
-// interleaving lets the pings of different repositories overlap.
-func (q *lookups) interleave(work []lookupKey) []lookupKey {
-	groups := map[string][]lookupKey{}
-	var order []string
-	for _, k := range work {
-		repo := q.results[k].ref.Name
-		if _, ok := groups[repo]; !ok {
-			order = append(order, repo)
-		}
-		groups[repo] = append(groups[repo], k)
+// wait returns when every lookup added so far is answered.
+func (q *lookups) wait() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.busy > 0 {
+		q.cond.Wait()
 	}
-	out := make([]lookupKey, 0, len(work))
-	for round := 0; len(out) < len(work); round++ {
-		for _, repo := range order {
-			if g := groups[repo]; round < len(g) {
-				out = append(out, g[round])
+}
+
+// close stops the workers once they are idle.
+func (q *lookups) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	q.cond.Broadcast()
+}
+
+// work answers pending lookups until the queue is closed.
+func (q *lookups) work() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for {
+		k, ok := q.next()
+		if !ok {
+			if q.closed {
+				return
 			}
+			q.cond.Wait()
+			continue
 		}
+		q.mu.Unlock()
+		q.answer(q.ctx, k)
+		q.mu.Lock()
+		q.busy--
+		q.cond.Broadcast()
 	}
-	return out
+}
+
+// next takes the oldest pending lookup of the next repository in turn.
+func (q *lookups) next() (lookupKey, bool) {
+	if len(q.repos) == 0 {
+		return lookupKey{}, false
+	}
+	q.turn %= len(q.repos)
+	repo := q.repos[q.turn]
+	pending := q.queues[repo]
+	k := pending[0]
+	if len(pending) == 1 {
+		delete(q.queues, repo)
+		q.repos = append(q.repos[:q.turn], q.repos[q.turn+1:]...)
+	} else {
+		q.queues[repo] = pending[1:]
+		q.turn++
+	}
+	return k, true
 }
 
 func (q *lookups) answer(ctx context.Context, k lookupKey) {

@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/imageref"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/lock"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/registry"
@@ -270,5 +272,61 @@ func TestParseMode(t *testing.T) {
 	_, err := ParseMode("fast")
 	if err == nil || !strings.Contains(err.Error(), "resolve, verify, refresh, locked") {
 		t.Errorf("error should list the accepted values: %v", err)
+	}
+}
+
+// startedResolver tells which lookups started, and holds each one until
+// the test releases it.
+type startedResolver struct {
+	started chan string
+	release chan struct{}
+}
+
+func (r *startedResolver) Resolve(_ context.Context, ref imageref.Ref, _ string) (string, error) {
+	r.started <- ref.String()
+	<-r.release
+	return digest("a"), nil
+}
+
+func (r *startedResolver) Exists(context.Context, imageref.Ref, string) error { return nil }
+
+// A session starts a lookup when its request is added, before the caller
+// has added the others or called Finish, and takes the pending ones
+// round-robin over repositories (the first lookup of each repository pays
+// its token, so that they overlap).
+func TestSession_lookupsStartWhenAdded(t *testing.T) {
+	res := &startedResolver{started: make(chan string), release: make(chan struct{})}
+	s, err := (&Engine{Resolver: res, Mode: Resolve, Concurrency: 1}).Start(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Add(Request{Ref: mustRef(t, "registry:5000/a:1")})
+	var order []string
+	select { // the lookup runs before the next Add
+	case r := <-res.started:
+		order = append(order, r)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no lookup started after Add")
+	}
+	for _, r := range []string{"registry:5000/a:2", "registry:5000/a:3", "registry:5000/b:1", "registry:5000/a:1"} {
+		s.Add(Request{Ref: mustRef(t, r)})
+	}
+	for range 3 {
+		res.release <- struct{}{}
+		order = append(order, <-res.started)
+	}
+	close(res.release)
+	want := []string{"registry:5000/a:1", "registry:5000/a:2", "registry:5000/b:1", "registry:5000/a:3"}
+	if diff := cmp.Diff(want, order); diff != "" {
+		t.Errorf("lookup order (-want +got):\n%s", diff)
+	}
+	out, _, stats, err := s.Finish()
+	if err != nil || len(out) != 4 || stats.Lookups != 4 {
+		t.Fatalf("Finish: %d outcomes, %d lookups, %v; want 4, 4", len(out), stats.Lookups, err)
+	}
+	for id, o := range out {
+		if o.Status != Pinned || o.Digest != digest("a") {
+			t.Errorf("%s: %s %s, want pinned to %s", id, o.Status, o.Digest, digest("a"))
+		}
 	}
 }

@@ -67,6 +67,10 @@ type Config struct {
 	FieldSpecs []FieldSpec `yaml:"fieldSpecs,omitempty"`
 	// Policy turns the function into a validator.
 	Policy PolicySpec `yaml:"policy,omitempty"`
+	// Results is summary (default: fields that stay as they are or are
+	// pinned from the lock share one result per image and verdict) or
+	// fields (one result per field).
+	Results string `yaml:"results,omitempty"`
 }
 
 // MirrorSpec is one mirror.
@@ -151,6 +155,8 @@ type Settings struct {
 	// Signatures is policy.signatures (nil: none, and no signature is
 	// looked up).
 	Signatures *pin.SignaturePolicy
+	// Results is ResultsSummary or ResultsFields.
+	Results string
 }
 
 // ParseConfig reads a functionConfig: PinImages (decoded strictly) or a
@@ -339,7 +345,7 @@ func acceptedFields(t reflect.Type) []string {
 
 // configMapKeys are the settings a ConfigMap may carry (for kpt fn eval -- k=v).
 var configMapKeys = []string{"mode", "platform", "dropTag", "verifyContent", "concurrency", "timeout", "caBundle",
-	"insecureRegistries", "mirrors", "skipPrefixes", "requireDigests", "allowedRegistries", "failOnDrift", "signatures"}
+	"insecureRegistries", "mirrors", "skipPrefixes", "requireDigests", "allowedRegistries", "failOnDrift", "signatures", "results"}
 
 // configFromData reads a ConfigMap's settings, and every problem with them.
 func configFromData(data map[string]string) (Config, []string) {
@@ -395,6 +401,8 @@ func configFromData(data map[string]string) (Config, []string) {
 			var serrs []string
 			cfg.Policy.Signatures, serrs = signaturesFromData(v)
 			errs = append(errs, serrs...)
+		case "results":
+			cfg.Results = v
 		default:
 			unknown = append(unknown, k)
 		}
@@ -448,6 +456,13 @@ func (c Config) validate(prefix string) (Settings, []string) {
 	var err error
 	if s.Mode, err = pin.ParseMode(c.Mode); err != nil {
 		bad("mode", "%v", err)
+	}
+	switch s.Results = c.Results; s.Results {
+	case "":
+		s.Results = ResultsSummary
+	case ResultsSummary, ResultsFields:
+	default:
+		bad("results", "%q is not summary or fields", c.Results)
 	}
 	if c.Platform != "" && !platformRE.MatchString(c.Platform) {
 		bad("platform", "%q is not os/arch[/variant], e.g. linux/arm64", c.Platform)

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,10 @@ type Processor struct {
 	// are not among the items (nil: none is read). An exec function run
 	// from the package directory finds them there.
 	ReadFile func(path string) ([]byte, error)
+
+	// prefetch is RunFunction's first reading of the input, whose lookups
+	// this run shares (nil: none).
+	prefetch *prefetch
 }
 
 var _ framework.ResourceListProcessor = (*Processor)(nil)
@@ -98,8 +103,10 @@ func (p *Processor) run(rl *framework.ResourceList) (*Report, *yaml.RNode, error
 	}
 	var resolver registry.Resolver
 	if p.NewResolver != nil && s.Mode != "locked" {
-		if resolver, err = p.NewResolver(s.Registry); err != nil {
-			return fail(err)
+		if resolver = p.prefetch.resolver(s); resolver == nil {
+			if resolver, err = p.NewResolver(s.Registry); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	resources := make([]*Resource, len(rl.Items))
@@ -166,30 +173,37 @@ func FindLock(items []*yaml.RNode) (*yaml.RNode, *lock.Lock, error) {
 	if found == nil {
 		return nil, nil, nil
 	}
-	s, err := found.String()
+	s, err := withoutAnnotations(found).String()
 	if err != nil {
 		return nil, nil, err
 	}
-	lk, err := lock.Parse(stripInternalAnnotations(s))
+	lk, err := lock.Parse([]byte(s))
 	if err != nil {
 		return nil, nil, err
 	}
 	return found, lk, nil
 }
 
-// stripInternalAnnotations drops the orchestrators' annotations (kpt and
-// kustomize add path, index and id annotations) before strict decoding.
-func stripInternalAnnotations(s string) []byte {
-	n, err := yaml.Parse(s)
-	if err != nil {
-		return []byte(s)
+// withoutAnnotations is n without its annotations (kpt and kustomize add
+// path, index and id annotations), for strict decoding; n stays as it is.
+// Only the mappings on the way to them are copied.
+func withoutAnnotations(n *yaml.RNode) *yaml.RNode {
+	root := *n.YNode()
+	root.Content = slices.Clone(root.Content)
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value != "metadata" || root.Content[i+1].Kind != yaml.MappingNode {
+			continue
+		}
+		meta := *root.Content[i+1]
+		meta.Content = nil
+		for j := 0; j+1 < len(root.Content[i+1].Content); j += 2 {
+			if k := root.Content[i+1].Content[j]; k.Value != "annotations" {
+				meta.Content = append(meta.Content, k, root.Content[i+1].Content[j+1])
+			}
+		}
+		root.Content[i+1] = &meta
 	}
-	_ = n.PipeE(yaml.Lookup("metadata"), yaml.Clear("annotations"))
-	out, err := n.String()
-	if err != nil {
-		return []byte(s)
-	}
-	return []byte(out)
+	return yaml.NewRNode(&root)
 }
 
 // replaceLockSpec swaps the lock item's spec for the new lock's, keeping its
@@ -221,7 +235,18 @@ func replaceLockSpec(item *yaml.RNode, lk *lock.Lock) error {
 // splicing cannot be used (flow-style or JSON input, a lock to rewrite, a
 // value that cannot be edited in place) the items are re-encoded one by one
 // instead.
+//
+// While the input is parsed, a first reading of its items starts their
+// lookups (see prefetch).
 func RunFunction(p *Processor, in []byte, out io.Writer) error {
+	if p.Secrets == nil {
+		p.Secrets = &redact.Secrets{}
+	}
+	if p.Ctx != nil {
+		p.prefetch = startPrefetch(p, in)
+		defer p.prefetch.close()
+		p.prefetch.waitBegun()
+	}
 	root, rl, err := readResourceList(in)
 	if err != nil {
 		return err

@@ -20,6 +20,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -60,6 +62,12 @@ func writeResults(b *bytes.Buffer, input []*yaml.Node, results framework.Results
 			}
 			if f.ProposedValue != nil {
 				b.WriteString("    proposedValue: " + quote(fmt.Sprint(f.ProposedValue)) + "\n")
+			}
+		}
+		if len(r.Tags) > 0 {
+			b.WriteString("  tags:\n")
+			for _, k := range slices.Sorted(maps.Keys(r.Tags)) {
+				b.WriteString("    " + quote(k) + ": " + quote(r.Tags[k]) + "\n")
 			}
 		}
 		if f := r.File; f != nil {

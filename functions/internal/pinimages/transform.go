@@ -17,7 +17,9 @@ limitations under the License.
 // Package pinimages is the pin-images transform: it finds every image field
 // of a set of resources, decides each digest with the pin engine (lock,
 // registry or existing pin, by mode), checks the policy, and reports one
-// result per image plus a summary. It changes nothing itself: callers apply
+// result per changed or problematic field, one per group of fields that stay
+// as they are or are pinned from the lock, and a summary. It changes nothing
+// itself: callers apply
 // the returned changes to nodes (KRM function) or splice them into files (CLI).
 package pinimages
 
@@ -25,6 +27,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,91 +131,140 @@ type Input struct {
 // time.Now). Results hold no credential: they pass through the run's
 // secrets (Settings.Registry.Secrets).
 func Transform(ctx context.Context, in Input, s Settings, resolver registry.Resolver, now func() time.Time) (*Report, error) {
-	resources, lk := in.Resources, in.Lock
-	before := []byte(nil)
-	if lk != nil {
-		b, err := lk.Marshal()
+	t, err := startTransform(ctx, in, s, resolver, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range in.Resources {
+		t.add(r)
+	}
+	return t.finish()
+}
+
+// transformRun is a Transform whose resources are added one at a time: the
+// registry lookups of a resource start when it is added, while the caller
+// may still be reading the next ones.
+type transformRun struct {
+	s          Settings
+	in         Input
+	before     []byte // the lock as read
+	rep        *Report
+	occs       []*occurrence
+	refs       parsedRefs
+	finder     *fieldFinder
+	session    *pin.Session
+	fieldCount int
+}
+
+// startTransform reads the settings, the lock and the kustomizations'
+// configurations files among in.Resources, and starts the engine.
+func startTransform(ctx context.Context, in Input, s Settings, resolver registry.Resolver, now func() time.Time) (*transformRun, error) {
+	t := &transformRun{s: s, in: in, rep: &Report{}, refs: parsedRefs{}}
+	// Only resolve and refresh change the lock (the engine's lock
+	// maintenance): the others need no copy to compare with.
+	if in.Lock != nil && (s.Mode == pin.Resolve || s.Mode == pin.Refresh) {
+		b, err := in.Lock.Marshal()
 		if err != nil {
 			return nil, err
 		}
-		before = b
+		t.before = b
 	}
-	rep := &Report{}
-	var occs []*occurrence
-	refs := parsedRefs{}
 	// fieldSpecs declared in the kustomizations' configurations: files
 	// count as if written in the config.
-	specs, cfgResults := configurationSpecs(resources, in.ReadFile)
-	rep.Results = append(rep.Results, cfgResults...)
+	specs, cfgResults := configurationSpecs(in.Resources, in.ReadFile)
+	t.rep.Results = append(t.rep.Results, cfgResults...)
 	specs = append(append([]FieldSpec(nil), s.FieldSpecs...), specs...)
 	if r := createIgnored(specs); r != nil {
-		rep.Results = append(rep.Results, r)
+		t.rep.Results = append(t.rep.Results, r)
 	}
-	finder := newFieldFinder(specs)
-	for _, r := range resources {
-		if skipResource(r.Node) {
-			continue
-		}
-		// A duplicated key makes the object mean different things to
-		// different readers: nothing of it is decided.
-		if dups := yamlsrc.DuplicateKeys(r.Node.YNode()); len(dups) > 0 {
-			for _, d := range dups {
-				rep.Results = append(rep.Results, result(r, nil, framework.Error, d.Error(), nil, nil))
-			}
-			continue
-		}
-		fields, err := finder.find(r)
-		if err != nil {
-			rep.Results = append(rep.Results, result(r, nil, framework.Error, err.Error(), nil, nil))
-			continue
-		}
-		for _, f := range fields {
-			occs = append(occs, s.prepare(r, f, refs))
-		}
-	}
-	fieldCount, lockStart := 0, len(occs)
-	for _, o := range occs {
-		if !o.field.Undeclared {
-			fieldCount++
-		}
-	}
-	if s.Mode == pin.Verify && lk != nil {
-		occs = append(occs, lockOccurrences(lk, in.LockResource, s.Platform)...)
-	}
-
-	var reqs []pin.Request
-	for _, o := range occs {
-		if o.skip == "" && o.err == nil && !o.field.Undeclared {
-			reqs = append(reqs, o.req)
-		}
-	}
-	eng := pin.Engine{Resolver: resolver, Mode: s.Mode, Lock: lk, Concurrency: s.Concurrency, Timeout: s.Timeout, Now: now,
+	t.finder = newFieldFinder(specs)
+	eng := pin.Engine{Resolver: resolver, Mode: s.Mode, Lock: in.Lock, Concurrency: s.Concurrency, Timeout: s.Timeout, Now: now,
 		Signatures: s.Signatures, SignatureSource: signatureSource(resolver)}
 	if s.Mode == pin.Locked {
 		eng.Resolver = nil
 	}
-	outcomes, newLock, stats, err := eng.Run(ctx, reqs)
+	session, err := eng.Start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.session = session
+	return t, nil
+}
+
+// add finds the image fields of r and starts the lookups they need.
+func (t *transformRun) add(r *Resource) {
+	if skipResource(r.Node) {
+		return
+	}
+	// A duplicated key makes the object mean different things to
+	// different readers: nothing of it is decided.
+	if dups := yamlsrc.DuplicateKeys(r.Node.YNode()); len(dups) > 0 {
+		for _, d := range dups {
+			t.rep.Results = append(t.rep.Results, result(r, nil, framework.Error, d.Error(), nil, nil))
+		}
+		return
+	}
+	fields, err := t.finder.find(r)
+	if err != nil {
+		t.rep.Results = append(t.rep.Results, result(r, nil, framework.Error, err.Error(), nil, nil))
+		return
+	}
+	for _, f := range fields {
+		o := t.s.prepare(r, f, t.refs)
+		t.occs = append(t.occs, o)
+		if !f.Undeclared {
+			t.fieldCount++
+			if o.skip == "" && o.err == nil {
+				t.session.Add(o.req)
+			}
+		}
+	}
+}
+
+// finish waits for the lookups and decides every field.
+func (t *transformRun) finish() (*Report, error) {
+	s, rep, occs := t.s, t.rep, t.occs
+	lockStart := len(occs)
+	if s.Mode == pin.Verify && t.in.Lock != nil {
+		for _, o := range lockOccurrences(t.in.Lock, t.in.LockResource, s.Platform) {
+			occs = append(occs, o)
+			if o.err == nil {
+				t.session.Add(o.req)
+			}
+		}
+	}
+	outcomes, newLock, stats, err := t.session.Finish()
 	if err != nil {
 		return nil, err
 	}
 	rep.Lock, rep.Stats = newLock, stats
 
 	verdicts := make([]verdict, len(occs))
+	texts := pinTexts{}
 	for i, o := range occs {
-		verdicts[i] = withSignature(s.verdict(o, outcomes), o, outcomes)
+		verdicts[i] = withSignature(s.verdict(o, outcomes, texts), o, outcomes)
 	}
 	refuseSharedConflicts(occs, verdicts)
 	counts, changed := map[string]int{}, map[*yaml.Node]bool{}
-	for i, o := range occs {
-		rep.record(o, verdicts[i], counts, changed)
+	var groups *resultGroups
+	if s.Results != ResultsFields {
+		groups = &resultGroups{}
 	}
-	after, err := newLock.Marshal()
-	if err != nil {
-		return nil, err
+	for i, o := range occs {
+		rep.record(o, verdicts[i], counts, changed, groups)
+	}
+	if groups != nil {
+		groups.finish()
 	}
 	// Without a lock in the input there is nothing to update.
-	rep.LockChanged = lk != nil && string(after) != string(before)
-	rep.Results = append(rep.Results, summary(s, fieldCount, len(occs)-lockStart, counts, stats, rep))
+	if t.before != nil {
+		after, err := newLock.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		rep.LockChanged = string(after) != string(t.before)
+	}
+	rep.Results = append(rep.Results, summary(s, t.fieldCount, len(occs)-lockStart, counts, stats, rep))
 	redactResults(rep.Results, s.Registry.Secrets)
 	return rep, nil
 }
@@ -538,7 +591,7 @@ type verdict struct {
 }
 
 // verdict turns the engine's outcome into a result and, where needed, a change.
-func (s Settings) verdict(o *occurrence, outcomes map[string]*pin.Outcome) verdict {
+func (s Settings) verdict(o *occurrence, outcomes map[string]*pin.Outcome, texts pinTexts) verdict {
 	if o.err != nil {
 		return verdict{sev: framework.Error, msg: errMessage(o.err)}
 	}
@@ -557,19 +610,9 @@ func (s Settings) verdict(o *occurrence, outcomes map[string]*pin.Outcome) verdi
 	out := outcomes[o.req.ID()]
 	switch out.Status {
 	case pin.Pinned, pin.Updated:
-		newValue := out.Digest
-		if o.field.Kind == StringField {
-			newValue = o.ref.WithDigest(out.Digest, s.DropTag).String()
-		}
-		v := verdict{sev: framework.Info, proposed: newValue, counted: []string{string(out.Status)},
-			change: &Change{Resource: o.res, Field: o.field, Old: o.value(), New: newValue}}
-		if out.Source == pin.FromLock {
-			v.counted = append(v.counted, "fromLock")
-		}
-		v.msg = fmt.Sprintf("pinned %s to %s (from %s)", o.ref.Original, out.Digest, out.Source)
-		if out.Status == pin.Updated {
-			v.msg = fmt.Sprintf("tag %q moved: pin updated from %s to %s", o.ref.EffectiveTag(), o.ref.Digest, out.Digest)
-		}
+		t := texts.of(s, o, out)
+		v := verdict{sev: framework.Info, proposed: t.newValue, msg: t.msg, counted: t.counted,
+			change: &Change{Resource: o.res, Field: o.field, Old: o.value(), New: t.newValue}}
 		return v
 	case pin.Kept:
 		msg := "already pinned"
@@ -600,6 +643,43 @@ func (s Settings) verdict(o *occurrence, outcomes map[string]*pin.Outcome) verdi
 	default: // pin.Failed
 		return verdict{sev: framework.Error, msg: errMessage(out.Err)}
 	}
+}
+
+// pinTexts are the new values and messages of pins, made once per
+// reference, digest and kind of field: thousands of fields share a few
+// hundred.
+type pinTexts map[pinTextKey]pinText
+
+type pinTextKey struct {
+	original, digest string
+	status           pin.Status
+	source           pin.Source
+	kind             FieldKind
+}
+
+type pinText struct {
+	newValue, msg string
+	counted       []string
+}
+
+func (texts pinTexts) of(s Settings, o *occurrence, out *pin.Outcome) pinText {
+	k := pinTextKey{original: o.ref.Original, digest: out.Digest, status: out.Status, source: out.Source, kind: o.field.Kind}
+	if t, ok := texts[k]; ok {
+		return t
+	}
+	t := pinText{newValue: out.Digest, counted: []string{string(out.Status)}}
+	if o.field.Kind == StringField {
+		t.newValue = o.ref.WithDigest(out.Digest, s.DropTag).String()
+	}
+	if out.Source == pin.FromLock {
+		t.counted = append(t.counted, "fromLock")
+	}
+	t.msg = fmt.Sprintf("pinned %s to %s (from %s)", o.ref.Original, out.Digest, out.Source)
+	if out.Status == pin.Updated {
+		t.msg = fmt.Sprintf("tag %q moved: pin updated from %s to %s", o.ref.EffectiveTag(), o.ref.Digest, out.Digest)
+	}
+	texts[k] = t
+	return t
 }
 
 // undeclaredVerdict is the verdict on an image-like field the scan found:
@@ -684,15 +764,98 @@ func refuseSharedConflicts(occs []*occurrence, verdicts []verdict) {
 }
 
 // record adds a verdict to the report; a node already changed (the same
-// anchor reached again) is not changed twice.
-func (rep *Report) record(o *occurrence, v verdict, counts map[string]int, changed map[*yaml.Node]bool) {
-	rep.Results = append(rep.Results, result(o.res, o, v.sev, v.msg, o.value(), v.proposed))
+// anchor reached again) is not changed twice. With the summary form,
+// unchanged and lock-served fields that say the same about the same value
+// share one result (groups).
+func (rep *Report) record(o *occurrence, v verdict, counts map[string]int, changed map[*yaml.Node]bool, groups *resultGroups) {
+	if groups == nil || !v.summarized() {
+		rep.Results = append(rep.Results, result(o.res, o, v.sev, v.msg, o.value(), v.proposed))
+	} else if g := groups.add(o, v); g != nil {
+		rep.Results = append(rep.Results, g)
+	}
 	for _, c := range v.counted {
 		counts[c]++
 	}
 	if v.change != nil && !changed[o.field.Node] {
 		changed[o.field.Node] = true
 		rep.Changes = append(rep.Changes, *v.change)
+	}
+}
+
+// summarized reports a verdict the summary form groups: an info that
+// changes nothing (kept, verified, skipped) or pins from the lock. What
+// the registry changed, and every warning and error, has its own result.
+func (v verdict) summarized() bool {
+	return v.sev == framework.Info && (v.change == nil || slices.Contains(v.counted, "fromLock"))
+}
+
+// ResultsSummary and ResultsFields are the forms of results (spec.results):
+// one result per group of unchanged or lock-served fields saying the same,
+// or one per field.
+const (
+	ResultsSummary = "summary"
+	ResultsFields  = "fields"
+)
+
+// FieldsTag is the tag of a grouped result: how many fields it stands for.
+const FieldsTag = "pin-images.ansible.cloud37.dev/fields"
+
+// resultGroups collects the grouped results of a run. A group of one field
+// stays that field's own result; a larger one names the count and its
+// first field.
+type resultGroups struct {
+	byKey map[groupKey]*resultGroup
+	order []*resultGroup
+}
+
+// groupKey is what the fields of a group say alike.
+type groupKey struct{ msg, value, proposed string }
+
+type resultGroup struct {
+	result *framework.Result // shown where the group's first field is
+	first  *framework.Result // the first field's own result
+	msg    string
+	value  string
+	n      int
+}
+
+// add puts a field in its group and returns the group's result when it is
+// new (it goes where the first field is).
+func (g *resultGroups) add(o *occurrence, v verdict) *framework.Result {
+	value := o.value()
+	proposed, _ := v.proposed.(string) // verdicts propose strings or nothing
+	key := groupKey{msg: v.msg, value: value, proposed: proposed}
+	if grp, ok := g.byKey[key]; ok {
+		grp.n++
+		return nil
+	}
+	res := result(o.res, o, v.sev, v.msg, value, v.proposed)
+	grp := &resultGroup{result: &framework.Result{}, first: res, msg: v.msg, value: value, n: 1}
+	*grp.result = *res
+	if g.byKey == nil {
+		g.byKey = map[groupKey]*resultGroup{}
+	}
+	g.byKey[key] = grp
+	g.order = append(g.order, grp)
+	return grp.result
+}
+
+// finish writes the grouped results: a group of one is its field's result.
+func (g *resultGroups) finish() {
+	for _, grp := range g.order {
+		if grp.n == 1 {
+			continue
+		}
+		where := grp.first.Field.Path
+		if ref := grp.first.ResourceRef; ref != nil {
+			where = ref.Kind + "/" + ref.Name + " " + where
+		}
+		*grp.result = framework.Result{
+			Severity: framework.Info,
+			Message:  fmt.Sprintf("%s; %d image fields hold %v, the first %s", grp.msg, grp.n, grp.value, where),
+			Tags:     map[string]string{FieldsTag: strconv.Itoa(grp.n)},
+			File:     grp.first.File,
+		}
 	}
 }
 

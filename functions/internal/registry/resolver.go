@@ -15,8 +15,8 @@ limitations under the License.
 */
 
 // Package registry resolves image tags to the digests registries serve, with
-// go-containerregistry, one shared puller per run (one transport and one token
-// per registry/repository), HEAD first, retries that honour Retry-After,
+// go-containerregistry, one shared puller per run (one transport and one ping
+// per registry, one token per repository), HEAD first, retries that honour Retry-After,
 // custom CAs, insecure registries, mirrors and credentials from the docker
 // config, never printed. Every answer is checked before its digest is
 // returned (a manifest or index media type, a sha256 digest, a GET body that
@@ -146,7 +146,7 @@ func NewRemote(opts Options) (*Remote, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := &guardTransport{inner: base, secrets: opts.Secrets}
+	tr := newPingCache(&guardTransport{inner: base, secrets: opts.Secrets}, opts.Now)
 	ua := opts.UserAgent
 	if ua == "" {
 		ua = "pin-images"

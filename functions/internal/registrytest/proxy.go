@@ -17,6 +17,9 @@ limitations under the License.
 package registrytest
 
 import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"maps"
@@ -38,7 +41,13 @@ const (
 	PingKey = "ping"
 	// OtherKey counts everything else (blobs, uploads, tags, catalog).
 	OtherKey = "other"
+	// TokenKey counts token requests to the proxy's own token service
+	// (RequireBearer).
+	TokenKey = "token"
 )
+
+// tokenPath is where the proxy's token service answers under RequireBearer.
+const tokenPath = "/token"
 
 var manifestPath = regexp.MustCompile(`^/v2/.+/manifests/[^/]+$`)
 
@@ -65,9 +74,12 @@ type Proxy struct {
 	failStatus int
 	retryAfter string
 	fault      Fault
-	faultLeft  int           // manifest requests the fault still applies to; <0: all
-	hold       chan struct{} // closed by the release func of Hold
-	held       chan struct{} // closed when the first request waits on hold
+	faultLeft  int             // manifest requests the fault still applies to; <0: all
+	hold       chan struct{}   // closed by the release func of Hold
+	held       chan struct{}   // closed when the first request waits on hold
+	transport  *http.Transport // to the upstream, shared by the reverse proxies
+	bearer     bool
+	tokens     map[string]map[string]bool // token -> repositories it grants
 }
 
 // NewProxy starts a proxy on a free 127.0.0.1 port in front of upstreamHost
@@ -75,7 +87,7 @@ type Proxy struct {
 func NewProxy(t testing.TB, upstreamHost string) *Proxy {
 	t.Helper()
 	target := &url.URL{Scheme: "http", Host: upstreamHost}
-	p := &Proxy{byMethod: map[string]int64{}, target: target}
+	p := &Proxy{byMethod: map[string]int64{}, target: target, tokens: map[string]map[string]bool{}}
 	p.upstream = p.reverseProxy(nil)
 	p.srv = httptest.NewServer(p)
 	p.URL = p.srv.URL
@@ -93,6 +105,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+	}
+	if p.bearerOn() && !p.authorize(w, r) {
+		return
 	}
 	if status, retryAfter, ok := p.takeFailure(r); ok {
 		if retryAfter != "" {
@@ -119,11 +134,91 @@ func (p *Proxy) reverseProxy(modify func(*http.Response) error) *httputil.Revers
 			pr.SetURL(p.target)
 			pr.Out.Host = pr.In.Host
 		},
+		Transport:      p.upstreamTransport(),
 		ModifyResponse: modify,
 		// Upstream failures already reach the client as 502; logging them
 		// would only add noise, e.g. when a benchmark cancels requests.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
+}
+
+// RequireBearer makes the proxy authenticate like a registry with a token
+// service (Docker Hub's anonymous pulls): a request without a token that
+// grants its repository is answered 401 with a Bearer challenge whose realm
+// is the proxy's own token service at /token, which grants every scope it
+// is asked for, to anyone. Token requests are counted (TokenKey) and
+// delayed like the others, so a benchmark sees what they cost.
+func (p *Proxy) RequireBearer() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bearer = true
+}
+
+func (p *Proxy) bearerOn() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bearer
+}
+
+var repoInPath = regexp.MustCompile(`^/v2/(.+)/(manifests|blobs|tags|referrers)/`)
+
+// authorize answers token requests and refuses requests without a token
+// for their repository; it reports whether the request goes on upstream.
+func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request) bool {
+	if r.URL.Path == tokenPath {
+		p.issueToken(w, r)
+		return false
+	}
+	repo := ""
+	if m := repoInPath.FindStringSubmatch(r.URL.Path); m != nil {
+		repo = m[1]
+	}
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	p.mu.Lock()
+	grants, ok := p.tokens[token]
+	p.mu.Unlock()
+	if ok && (repo == "" || grants[repo]) {
+		return true
+	}
+	challenge := fmt.Sprintf(`Bearer realm="http://%s%s",service="registrytest"`, r.Host, tokenPath)
+	if repo != "" {
+		challenge += fmt.Sprintf(`,scope="repository:%s:pull"`, repo)
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	writeRegistryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
+	return false
+}
+
+// issueToken grants the repositories of every scope asked for (several
+// scope parameters, or several scopes in one, as Docker Hub accepts).
+func (p *Proxy) issueToken(w http.ResponseWriter, r *http.Request) {
+	grants := map[string]bool{}
+	for _, a := range parseScopes(r.URL.Query()["scope"]) {
+		if a.Type == "repository" {
+			grants[a.Name] = true
+		}
+	}
+	token := rand.Text()
+	p.mu.Lock()
+	p.tokens[token] = grants
+	p.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"token": token, "access_token": token, "expires_in": 300})
+}
+
+// upstreamTransport keeps a connection to the upstream for each request in
+// flight: net/http's default keeps two idle per host, so that at 16 in
+// flight most requests would open a new connection, and the proxy would add
+// more than its delay.
+func (p *Proxy) upstreamTransport() http.RoundTripper {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		p.transport = t
+	}
+	return p.transport
 }
 
 // SetDelay makes the proxy sleep d before handling each request.
@@ -174,6 +269,11 @@ func (p *Proxy) Reset() {
 // called more than once.
 func (p *Proxy) Close() {
 	p.srv.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.transport != nil {
+		p.transport.CloseIdleConnections()
+	}
 }
 
 func (p *Proxy) count(r *http.Request) {
@@ -199,6 +299,8 @@ func requestKey(r *http.Request) string {
 		return r.Method
 	case r.URL.Path == "/v2/" && r.Method == http.MethodGet:
 		return PingKey
+	case r.URL.Path == tokenPath:
+		return TokenKey
 	default:
 		return OtherKey
 	}

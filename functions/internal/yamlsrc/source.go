@@ -52,8 +52,12 @@ func New(src []byte) (*Source, error) {
 	if bytes.HasPrefix(src, []byte(bom)) {
 		s.lineStarts[0] = len(bom)
 	}
-	// Most texts end lines with LF alone: then one fast search per line.
+	// Most texts end lines with LF alone: then one fast search per line,
+	// into slices sized once.
 	if bytes.IndexByte(src, '\r') < 0 && bytes.IndexByte(src, 0xC2) < 0 && bytes.IndexByte(src, 0xE2) < 0 {
+		n := bytes.Count(src, []byte{'\n'}) + 1
+		s.lineStarts = append(make([]int, 0, n), s.lineStarts...)
+		s.lineEnds = make([]int, 0, n)
 		for off := 0; ; {
 			i := bytes.IndexByte(src[off:], '\n')
 			if i < 0 {

@@ -643,6 +643,9 @@ func (in *Playbook) GetConditions() []metav1.Condition { return in.Status.Condit
 // SetConditions replaces the status conditions.
 func (in *Playbook) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
 
+// SetObservedGeneration sets status.observedGeneration.
+func (in *Playbook) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
+
 // PlaybookList is a list of Playbooks.
 // +kubebuilder:object:root=true
 type PlaybookList struct {

@@ -357,11 +357,23 @@ func (in *Repository) GetInterval() time.Duration {
 	return in.Spec.Interval.Duration
 }
 
+// GetBranch returns spec.branch, or DefaultBranch for objects stored
+// without it.
+func (in *Repository) GetBranch() string {
+	if in.Spec.Branch == "" {
+		return DefaultBranch
+	}
+	return in.Spec.Branch
+}
+
 // GetConditions returns the status conditions.
 func (in *Repository) GetConditions() []metav1.Condition { return in.Status.Conditions }
 
 // SetConditions replaces the status conditions.
 func (in *Repository) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// SetObservedGeneration sets status.observedGeneration.
+func (in *Repository) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
 
 // RepositoryList is a list of Repositories.
 // +kubebuilder:object:root=true

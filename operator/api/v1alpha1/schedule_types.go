@@ -214,6 +214,9 @@ func (in *Schedule) GetConditions() []metav1.Condition { return in.Status.Condit
 // SetConditions replaces the status conditions.
 func (in *Schedule) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
 
+// SetObservedGeneration sets status.observedGeneration.
+func (in *Schedule) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
+
 // ScheduleList is a list of Schedules.
 // +kubebuilder:object:root=true
 type ScheduleList struct {

@@ -586,7 +586,9 @@ type PlaybookStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready (summary), Reconciling and Stalled (kstatus).
+	// conditions: Ready (summary), Reconciling (while a manual run is under
+	// way) and Stalled (kstatus), CloneReady (the paths at the commit) and
+	// ImagePullFailed (a run's pod cannot pull its image).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -302,8 +302,9 @@ type RepositoryStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready (summary), Reconciling and Stalled (kstatus),
-	// AuthValid and CloneReady.
+	// conditions: Ready (summary) and Stalled (kstatus), AuthValid and
+	// CloneReady. A Repository's work never spans reconciles, so it has no
+	// Reconciling condition.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -132,8 +132,9 @@ type ScheduleStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready (summary), Reconciling and Stalled (kstatus), and
-	// BlockedByConcurrency.
+	// conditions: Ready (summary), Reconciling (while a manual run is under
+	// way) and Stalled (kstatus), BlockedByConcurrency and ImagePullFailed
+	// (a run's pod cannot pull its image).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

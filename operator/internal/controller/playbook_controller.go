@@ -169,25 +169,36 @@ func playbookRuns(pb *ansiblev1alpha1.Playbook) runFields {
 // steps are the Playbook's steps, in order: runs are recorded whatever the
 // Playbook's state; a run starts only when every check before it passed.
 func (r *PlaybookReconciler) steps() []step[*ansiblev1alpha1.Playbook] {
-	t := r.tracker()
 	return []step[*ansiblev1alpha1.Playbook]{
-		func(ctx context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
-			return t.observe(ctx, pb, playbookRuns(pb), w)
-		},
+		r.observeRuns,
 		r.loadConfig,
-		func(_ context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
-			return playbookPolicies.evaluate(pb, w)
-		},
+		checkPlaybookPolicies,
 		r.getRepository,
-		func(ctx context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
-			return preflightExecutor(ctx, r.Client, pb, w.repo, w.cfg)
-		},
+		r.preflight,
 		r.validatePaths,
-		func(ctx context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
-			in := jobs.Inputs{Playbook: pb, Repository: w.repo, Config: w.cfg, OperatorImage: r.Env.OperatorImage}
-			return t.start(ctx, pb, playbookRuns(pb), in, w)
-		},
+		r.runNow,
 	}
+}
+
+// observeRuns records the Playbook's finished runs (the run tracker).
+func (r *PlaybookReconciler) observeRuns(ctx context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
+	return r.tracker().observe(ctx, pb, playbookRuns(pb), w)
+}
+
+// checkPlaybookPolicies evaluates playbookPolicies.
+func checkPlaybookPolicies(_ context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
+	return playbookPolicies.evaluate(pb, w)
+}
+
+// preflight checks the executor's service account and cache claim.
+func (r *PlaybookReconciler) preflight(ctx context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
+	return preflightExecutor(ctx, r.Client, pb, w.repo, w.cfg)
+}
+
+// runNow starts the run-now id's Job once (the run tracker).
+func (r *PlaybookReconciler) runNow(ctx context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
+	in := jobs.Inputs{Playbook: pb, Repository: w.repo, Config: w.cfg, OperatorImage: r.Env.OperatorImage}
+	return r.tracker().start(ctx, pb, playbookRuns(pb), in, w)
 }
 
 // loadConfig reads the operator config into w.

@@ -159,27 +159,37 @@ func scheduleRuns(s *ansiblev1alpha1.Schedule) runFields {
 
 // steps are the Schedule's steps, in order.
 func (r *ScheduleReconciler) steps() []step[*ansiblev1alpha1.Schedule] {
-	t := r.tracker()
 	return []step[*ansiblev1alpha1.Schedule]{
-		func(ctx context.Context, s *ansiblev1alpha1.Schedule, w *work) error {
-			if err := t.observe(ctx, s, scheduleRuns(s), w); err != nil {
-				return err
-			}
-			observeLastRun(s, w.runs)
-			return nil
-		},
-		func(ctx context.Context, _ *ansiblev1alpha1.Schedule, w *work) error {
-			return loadConfig(ctx, r.Client, r.Env, w)
-		},
+		r.observeRuns,
+		r.loadConfig,
 		computeSchedule,
 		r.getPlaybook,
 		r.applyCronJob,
-		func(ctx context.Context, s *ansiblev1alpha1.Schedule, w *work) error {
-			in := jobs.Inputs{Playbook: w.playbook, Repository: w.repo, Config: w.cfg, OperatorImage: r.Env.OperatorImage, Schedule: s}
-			return t.start(ctx, s, scheduleRuns(s), in, w)
-		},
+		r.runNow,
 		r.nextRunTime,
 	}
+}
+
+// observeRuns records the Schedule's finished runs (the run tracker) and
+// its last run.
+func (r *ScheduleReconciler) observeRuns(ctx context.Context, s *ansiblev1alpha1.Schedule, w *work) error {
+	if err := r.tracker().observe(ctx, s, scheduleRuns(s), w); err != nil {
+		return err
+	}
+	observeLastRun(s, w.runs)
+	return nil
+}
+
+// loadConfig reads the operator config into w.
+func (r *ScheduleReconciler) loadConfig(ctx context.Context, _ *ansiblev1alpha1.Schedule, w *work) error {
+	return loadConfig(ctx, r.Client, r.Env, w)
+}
+
+// runNow starts the run-now id's Job once (the run tracker), with the
+// Schedule's resources, backoffLimit and TTL.
+func (r *ScheduleReconciler) runNow(ctx context.Context, s *ansiblev1alpha1.Schedule, w *work) error {
+	in := jobs.Inputs{Playbook: w.playbook, Repository: w.repo, Config: w.cfg, OperatorImage: r.Env.OperatorImage, Schedule: s}
+	return r.tracker().start(ctx, s, scheduleRuns(s), in, w)
 }
 
 // computeSchedule resolves the random macros into w.computed and

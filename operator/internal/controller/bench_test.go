@@ -56,9 +56,10 @@ import (
 // against a raw client on the same envtest API server, in the same run:
 //
 //   - the raw client: W workers create N Repositories, Playbooks and
-//     Schedules and make only the minimal writes a controller needs for
-//     them (the Repository's status, the Playbook's status, the CronJob by
-//     server-side apply, the Schedule's status: 4 writes per 3 objects);
+//     Schedules, and W writers per kind make only the minimal writes a
+//     controller needs for them as they appear (the Repository's status,
+//     the Playbook's status, the CronJob by server-side apply, the
+//     Schedule's status: 4 writes per 3 objects);
 //   - the operator: W workers create the same objects in another namespace
 //     while the operator (W workers per controller) reconciles them
 //     against a real git daemon, until all are Ready; its mutating API
@@ -156,19 +157,13 @@ func benchOnce(b *testing.B, p benchParams) {
 		b.Fatal(err)
 	}
 	// Warm both clients (discovery, REST mappings, connections) and the
-	// API server's handlers on a triplet of their own, outside the timing.
-	warmNS := benchNamespace(b, "bench-warm")
-	if err := rawTriplet(ctx, raw, warmNS, 0, url, commit); err != nil {
+	// API server's handlers on a run of their own, outside the timing.
+	if err := rawRun(ctx, creator, raw, benchNamespace(b, "bench-warm"), p.workers, p.workers, url, commit); err != nil {
 		b.Fatal(err)
-	}
-	for _, o := range benchObjects(warmNS, "creator", url) {
-		if err := creator.Create(ctx, o); err != nil {
-			b.Fatal(err)
-		}
 	}
 	rawCount.writes.Store(0)
 	rawStart := time.Now()
-	if err := parallel(p.workers, p.n, func(i int) error { return rawTriplet(ctx, raw, rawNS, i, url, commit) }); err != nil {
+	if err := rawRun(ctx, creator, raw, rawNS, p.n, p.workers, url, commit); err != nil {
 		b.Fatal(err)
 	}
 	rawTime := time.Since(rawStart)
@@ -212,9 +207,9 @@ func benchOnce(b *testing.B, p benchParams) {
 	b.ReportMetric(float64(resyncCount.writes.Load()), "resync-writes")
 	b.ReportMetric(ratio, "x-raw-client")
 	fmt.Printf("objects: %d Repositories + %d Playbooks + %d Schedules per run; both clients: QPS %d, burst %d\n", p.n, p.n, p.n, p.qps, p.burst)
-	rawWrites := rawCount.writes.Load() - int64(objects) // the creates are the bench's, as in the operator's run
-	fmt.Printf("raw client: %d workers: created and written in %v; %d writes = %.2f per object\n",
-		p.workers, rawTime.Round(time.Millisecond), rawWrites, float64(rawWrites)/objects)
+	rawWrites := rawCount.writes.Load()
+	fmt.Printf("raw client: %d workers per kind (%d creating): created and written in %v; %d writes = %.2f per object\n",
+		p.workers, p.workers, rawTime.Round(time.Millisecond), rawWrites, float64(rawWrites)/objects)
 	fmt.Printf("operator: %d workers per controller (%d creating): all Ready in %v; %d writes = %.2f per object, and %d Events\n",
 		p.workers, p.workers, ready.Round(time.Millisecond), opWrites, perObject, opEvents)
 	fmt.Printf("restart: resync of %d objects in %v with %d writes and %d Events\n",
@@ -242,50 +237,113 @@ func benchObjects(ns, name, url string) []client.Object {
 	}
 }
 
-// rawTriplet creates object triplet i and makes the minimal writes a
-// controller needs for it, with statuses like the operator's: it knows
-// the answers (the commit), so it reads nothing.
-func rawTriplet(ctx context.Context, c client.Client, ns string, i int, url, commit string) error {
-	objs := benchObjects(ns, fmt.Sprintf("raw-%04d", i), url)
-	repo, pb, s := objs[0].(*ansiblev1alpha1.Repository), objs[1].(*ansiblev1alpha1.Playbook), objs[2].(*ansiblev1alpha1.Schedule)
-	now := metav1.Now()
-	cond := func(gen int64, typ, reason, msg string) metav1.Condition {
-		return metav1.Condition{Type: typ, Status: metav1.ConditionTrue, Reason: reason, Message: msg, ObservedGeneration: gen, LastTransitionTime: now}
+// rawRun is the raw client's run, shaped as the operator's: workers
+// creators make the n triplets with creator, and, for each kind, workers
+// writers make the minimal writes with c as the objects appear (a writer
+// knows the answers, the commit among them, so it reads nothing).
+func rawRun(ctx context.Context, creator, c client.Client, ns string, n, workers int, url, commit string) error {
+	repos, pbs, ss := make(chan *ansiblev1alpha1.Repository, n), make(chan *ansiblev1alpha1.Playbook, n), make(chan *ansiblev1alpha1.Schedule, n)
+	var (
+		wg       sync.WaitGroup
+		firstErr error
+		once     sync.Once
+	)
+	fail := func(err error) {
+		if err != nil {
+			once.Do(func() { firstErr = err })
+		}
 	}
-	writeStatus := func(o conditioned, set func()) error {
-		base := o.DeepCopyObject().(client.Object)
-		set()
-		return c.Status().Patch(ctx, o, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	writers := func(fn func() bool) {
+		for range workers {
+			wg.Go(func() {
+				for fn() {
+				}
+			})
+		}
 	}
-	if err := c.Create(ctx, repo); err != nil {
-		return err
-	}
-	if err := writeStatus(repo, func() {
-		repo.Status.ObservedGeneration, repo.Status.ResolvedRevision, repo.Status.LastSyncTime = repo.Generation, commit, &now
+	writers(func() bool {
+		repo, ok := <-repos
+		if ok {
+			fail(rawRepositoryStatus(ctx, c, repo, commit))
+		}
+		return ok
+	})
+	writers(func() bool {
+		pb, ok := <-pbs
+		if ok {
+			fail(rawPlaybookStatus(ctx, c, pb, commit))
+		}
+		return ok
+	})
+	writers(func() bool {
+		s, ok := <-ss
+		if ok {
+			fail(rawSchedule(ctx, c, s, url, commit))
+		}
+		return ok
+	})
+	fail(parallel(workers, n, func(i int) error {
+		objs := benchObjects(ns, fmt.Sprintf("raw-%04d", i), url)
+		for _, o := range objs {
+			if err := creator.Create(ctx, o); err != nil {
+				return err
+			}
+		}
+		repos <- objs[0].(*ansiblev1alpha1.Repository)
+		pbs <- objs[1].(*ansiblev1alpha1.Playbook)
+		ss <- objs[2].(*ansiblev1alpha1.Schedule)
+		return nil
+	}))
+	close(repos)
+	close(pbs)
+	close(ss)
+	wg.Wait()
+	return firstErr
+}
+
+// rawStatus patches o's status as set changes it, as the operator does
+// (a merge patch, optimistically locked).
+func rawStatus(ctx context.Context, c client.Client, o conditioned, set func()) error {
+	base := o.DeepCopyObject().(client.Object)
+	set()
+	return c.Status().Patch(ctx, o, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+}
+
+func rawCondition(gen int64, typ string, status metav1.ConditionStatus, reason, msg string) metav1.Condition {
+	return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: gen, LastTransitionTime: metav1.Now()}
+}
+
+// rawRepositoryStatus writes the status the operator would.
+func rawRepositoryStatus(ctx context.Context, c client.Client, repo *ansiblev1alpha1.Repository, commit string) error {
+	return rawStatus(ctx, c, repo, func() {
+		now, g := metav1.Now(), repo.Generation
+		repo.Status.ObservedGeneration, repo.Status.ResolvedRevision, repo.Status.LastSyncTime = g, commit, &now
 		repo.Status.Conditions = []metav1.Condition{
-			cond(repo.Generation, ansiblev1alpha1.AuthValidCondition, ansiblev1alpha1.ValidatedReason, "the git server accepted the credentials"),
-			cond(repo.Generation, ansiblev1alpha1.CloneReadyCondition, ansiblev1alpha1.ValidatedReason, "branch main is "+commit),
-			cond(repo.Generation, ansiblev1alpha1.ReadyCondition, ansiblev1alpha1.ValidatedReason, "resolved branch main to "+commit),
+			rawCondition(g, ansiblev1alpha1.AuthValidCondition, metav1.ConditionTrue, ansiblev1alpha1.ValidatedReason, "the git server accepted the credentials"),
+			rawCondition(g, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionTrue, ansiblev1alpha1.ValidatedReason, "branch main is "+commit),
+			rawCondition(g, ansiblev1alpha1.ReadyCondition, metav1.ConditionTrue, ansiblev1alpha1.ValidatedReason, "resolved branch main to "+commit),
 		}
-	}); err != nil {
-		return err
-	}
-	if err := c.Create(ctx, pb); err != nil {
-		return err
-	}
-	if err := writeStatus(pb, func() {
-		pb.Status.ObservedGeneration = pb.Generation
+	})
+}
+
+// rawPlaybookStatus writes the status the operator would.
+func rawPlaybookStatus(ctx context.Context, c client.Client, pb *ansiblev1alpha1.Playbook, commit string) error {
+	return rawStatus(ctx, c, pb, func() {
+		g := pb.Generation
+		pb.Status.ObservedGeneration = g
 		pb.Status.Conditions = []metav1.Condition{
-			cond(pb.Generation, ansiblev1alpha1.CloneReadyCondition, ansiblev1alpha1.ValidatedReason, "paths found at commit "+commit),
-			cond(pb.Generation, ansiblev1alpha1.ReadyCondition, ansiblev1alpha1.ValidatedReason, "ready to run site.yml at commit "+commit),
+			rawCondition(g, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionTrue, ansiblev1alpha1.ValidatedReason, "paths found at commit "+commit),
+			rawCondition(g, ansiblev1alpha1.ReadyCondition, metav1.ConditionTrue, ansiblev1alpha1.ValidatedReason, "ready to run site.yml at commit "+commit),
 		}
-	}); err != nil {
-		return err
-	}
-	if err := c.Create(ctx, s); err != nil {
-		return err
-	}
-	computed, _ := schedule.Compute(ns, s.Name, "", s.Spec.Schedule)
+	})
+}
+
+// rawSchedule applies the CronJob the operator would and writes the status.
+func rawSchedule(ctx context.Context, c client.Client, s *ansiblev1alpha1.Schedule, url, commit string) error {
+	objs := benchObjects(s.Namespace, s.Name, url)
+	repo, pb := objs[0].(*ansiblev1alpha1.Repository), objs[1].(*ansiblev1alpha1.Playbook)
+	repo.Status.ResolvedRevision = commit
+	computed, _ := schedule.Compute(s.Namespace, s.Name, "", s.Spec.Schedule)
 	cj, err := jobs.BuildCronJob(jobs.Inputs{Playbook: pb, Repository: repo, Config: opconfig.Default(), OperatorImage: testOperatorImage}, s, computed)
 	if err != nil {
 		return err
@@ -305,12 +363,13 @@ func rawTriplet(ctx context.Context, c client.Client, ns string, i int, url, com
 	if err != nil {
 		return err
 	}
-	return writeStatus(s, func() {
-		s.Status.ObservedGeneration, s.Status.ComputedSchedule, s.Status.NextRunTime = s.Generation, computed, &metav1.Time{Time: next.UTC()}
-		blocked := cond(s.Generation, ansiblev1alpha1.BlockedByConcurrencyCondition, ansiblev1alpha1.NoConcurrentJobsReason, "no run is active")
-		blocked.Status = metav1.ConditionFalse
-		s.Status.Conditions = []metav1.Condition{blocked,
-			cond(s.Generation, ansiblev1alpha1.ReadyCondition, ansiblev1alpha1.ScheduledReason, fmt.Sprintf("CronJob %s runs %q", cj.Name, computed))}
+	return rawStatus(ctx, c, s, func() {
+		g := s.Generation
+		s.Status.ObservedGeneration, s.Status.ComputedSchedule, s.Status.NextRunTime = g, computed, &metav1.Time{Time: next.UTC()}
+		s.Status.Conditions = []metav1.Condition{
+			rawCondition(g, ansiblev1alpha1.BlockedByConcurrencyCondition, metav1.ConditionFalse, ansiblev1alpha1.NoConcurrentJobsReason, "no run is active"),
+			rawCondition(g, ansiblev1alpha1.ReadyCondition, metav1.ConditionTrue, ansiblev1alpha1.ScheduledReason, fmt.Sprintf("CronJob %s runs %q", cj.Name, computed)),
+		}
 	})
 }
 

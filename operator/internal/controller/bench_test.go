@@ -19,8 +19,10 @@ package controller
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,28 +111,97 @@ func envInt(name string, def int) int {
 }
 
 // writeCounter counts mutating requests at the transport: every write of
-// the process (its client, its event recorder), Events apart.
+// the process (its client, its event recorder), Events apart, and each
+// kind of write by method, resource and response code.
 type writeCounter struct {
 	writes, events atomic.Int64
-	// debug prints every write (BENCH_OPERATOR_DEBUG).
+	// debug keeps the status patches (BENCH_OPERATOR_DEBUG), to print
+	// those of objects written more than once.
 	debug bool
+
+	mu     sync.Mutex
+	byKind map[string]int
+	// bodies are the status patches by object, kept with debug.
+	bodies map[string][]string
 }
 
 func (wc *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		switch req.Method {
 		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-			if wc.debug {
-				fmt.Println("write:", req.Method, req.URL.Path)
-			}
-			if strings.Contains(req.URL.Path, "/events") {
-				wc.events.Add(1)
-			} else {
-				wc.writes.Add(1)
+		default:
+			return rt.RoundTrip(req)
+		}
+		if wc.debug && req.GetBody != nil && strings.HasSuffix(req.URL.Path, "/status") {
+			if body, err := req.GetBody(); err == nil {
+				b, _ := io.ReadAll(body)
+				wc.mu.Lock()
+				if wc.bodies == nil {
+					wc.bodies = map[string][]string{}
+				}
+				wc.bodies[req.URL.Path] = append(wc.bodies[req.URL.Path], string(b))
+				wc.mu.Unlock()
 			}
 		}
-		return rt.RoundTrip(req)
+		if strings.Contains(req.URL.Path, "/events") {
+			wc.events.Add(1)
+		} else {
+			wc.writes.Add(1)
+		}
+		resp, err := rt.RoundTrip(req)
+		code := "error"
+		if err == nil {
+			code = strconv.Itoa(resp.StatusCode)
+		}
+		wc.mu.Lock()
+		if wc.byKind == nil {
+			wc.byKind = map[string]int{}
+		}
+		wc.byKind[req.Method+" "+resourceOf(req.URL.Path)+" "+code]++
+		wc.mu.Unlock()
+		return resp, err
 	})
+}
+
+// resourceOf is the resource (and subresource) of an API path.
+func resourceOf(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i, p := range parts {
+		if p == "namespaces" && i+2 < len(parts) {
+			if i+4 < len(parts) {
+				return parts[i+2] + "/" + parts[i+4]
+			}
+			return parts[i+2]
+		}
+	}
+	return path
+}
+
+// repeated prints the status patches of the objects written more than once.
+func (wc *writeCounter) repeated() {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	for path, bodies := range wc.bodies {
+		if len(bodies) > 1 {
+			fmt.Printf("written %d times: %s\n  %s\n", len(bodies), path, strings.Join(bodies, "\n  "))
+		}
+	}
+}
+
+// breakdown lists the writes by kind, most first.
+func (wc *writeCounter) breakdown() string {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	keys := make([]string, 0, len(wc.byKind))
+	for k := range wc.byKind {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return wc.byKind[keys[i]] > wc.byKind[keys[j]] })
+	var out []string
+	for _, k := range keys {
+		out = append(out, fmt.Sprintf("%s: %d", k, wc.byKind[k]))
+	}
+	return strings.Join(out, ", ")
 }
 
 type roundTripperFunc func(*http.Request) (*http.Response, error)
@@ -169,7 +240,7 @@ func benchOnce(b *testing.B, p benchParams) {
 	rawTime := time.Since(rawStart)
 
 	ns := benchNamespace(b, "bench-op")
-	var count writeCounter
+	count := writeCounter{debug: os.Getenv("BENCH_OPERATOR_DEBUG") != ""}
 	waiter := startReadyWaiter(b, ns)
 	start := time.Now()
 	stop := runBenchOperator(b, p, ns, env, &count)
@@ -189,7 +260,7 @@ func benchOnce(b *testing.B, p benchParams) {
 	opWrites, opEvents := count.writes.Load(), count.events.Load()
 
 	// A restart resyncs every object: nothing may be written.
-	resyncCount := writeCounter{debug: os.Getenv("BENCH_OPERATOR_DEBUG") != ""}
+	var resyncCount writeCounter
 	before := reconciles()
 	resyncStart := time.Now()
 	stop = runBenchOperator(b, p, ns, env, &resyncCount)
@@ -212,6 +283,8 @@ func benchOnce(b *testing.B, p benchParams) {
 		p.workers, p.workers, rawTime.Round(time.Millisecond), rawWrites, float64(rawWrites)/objects)
 	fmt.Printf("operator: %d workers per controller (%d creating): all Ready in %v; %d writes = %.2f per object, and %d Events\n",
 		p.workers, p.workers, ready.Round(time.Millisecond), opWrites, perObject, opEvents)
+	fmt.Printf("operator writes by request: %s\n", count.breakdown())
+	count.repeated()
 	fmt.Printf("restart: resync of %d objects in %v with %d writes and %d Events\n",
 		3*p.n, resync.Round(time.Millisecond), resyncCount.writes.Load(), resyncCount.events.Load())
 	fmt.Printf("operator vs raw client: ratio %.2f, %.2f writes/object\n", ratio, perObject)

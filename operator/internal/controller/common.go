@@ -34,6 +34,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 )
@@ -47,6 +49,13 @@ const FieldOwner = "ansible-playbook-operator"
 // attempt (a Playbook's path check, git.FetchTimeout): with one worker that
 // stalled every other object of the kind for a minute.
 const DefaultMaxConcurrentReconciles = 4
+
+// notCreated drops the creation of an owned child: only the reconcile
+// that created it makes one (a Schedule's CronJob, a Playbook's run Job),
+// and reconciling again for it would read a cache that lacks the status
+// that reconcile wrote, and fail on the stale resourceVersion (a wasted
+// write and a retry). Updates and deletions of the child still reconcile.
+var notCreated = predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}
 
 // controllerOptions are the options of a controller with workers workers
 // (0: DefaultMaxConcurrentReconciles).

@@ -70,6 +70,8 @@ type PlaybookReconciler struct {
 	// DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
 
+	written writeLog
+
 	pathsMu sync.Mutex
 	// pathsSeen caches path checks by url, commit and paths: one fetch per
 	// (repository, commit).
@@ -100,7 +102,7 @@ func (r *PlaybookReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ansiblev1alpha1.Playbook{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&batchv1.Job{}).
+		Owns(&batchv1.Job{}, builder.WithPredicates(notCreated)).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(ownerOfPod(mgr.GetClient(), ansiblev1alpha1.PlaybookKind))).
 		Watches(&ansiblev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(r.playbooksOfRepository)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.allPlaybooks), builder.WithPredicates(isConfigMap(r.Env.ConfigMap))).
@@ -153,6 +155,7 @@ func (r *PlaybookReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		recorder: r.Recorder,
 		newObj:   func() *ansiblev1alpha1.Playbook { return &ansiblev1alpha1.Playbook{} },
 		steps:    r.steps(),
+		written:  &r.written,
 		tracker:  r.tracker(),
 	}.reconcile(ctx, req)
 }

@@ -60,6 +60,8 @@ type RepositoryReconciler struct {
 	// MaxConcurrentReconciles is the number of workers; 0 means
 	// DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
+
+	written writeLog
 }
 
 var _ reconcile.Reconciler = (*RepositoryReconciler)(nil)
@@ -98,6 +100,7 @@ func (r *RepositoryReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 		recorder: r.Recorder,
 		newObj:   func() *ansiblev1alpha1.Repository { return &ansiblev1alpha1.Repository{} },
 		steps:    r.steps(),
+		written:  &r.written,
 	}.reconcile(ctx, req)
 }
 

@@ -67,6 +67,8 @@ type ScheduleReconciler struct {
 	// MaxConcurrentReconciles is the number of workers; 0 means
 	// DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
+
+	written writeLog
 }
 
 var _ reconcile.Reconciler = (*ScheduleReconciler)(nil)
@@ -93,7 +95,7 @@ func (r *ScheduleReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ansiblev1alpha1.Schedule{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&batchv1.CronJob{}).
+		Owns(&batchv1.CronJob{}, builder.WithPredicates(notCreated)).
 		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(ownerOfJob(ansiblev1alpha1.ScheduleKind))).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(ownerOfPod(mgr.GetClient(), ansiblev1alpha1.ScheduleKind))).
 		Watches(&ansiblev1alpha1.Playbook{}, handler.EnqueueRequestsFromMapFunc(r.schedulesOfPlaybook)).
@@ -144,6 +146,7 @@ func (r *ScheduleReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		recorder: r.Recorder,
 		newObj:   func() *ansiblev1alpha1.Schedule { return &ansiblev1alpha1.Schedule{} },
 		steps:    r.steps(),
+		written:  &r.written,
 		tracker:  r.tracker(),
 	}.reconcile(ctx, req)
 }

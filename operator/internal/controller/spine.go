@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -211,6 +212,45 @@ type spine[T conditioned] struct {
 	steps  []step[T]
 	// tracker records, announces and starts runs (Playbook, Schedule).
 	tracker *runTracker
+	// written is the reconciler's record of its own status writes.
+	written *writeLog
+}
+
+// writeLog remembers, per object, the resourceVersion a status write of
+// this reconciler replaced, until the cache shows a newer one. An event
+// that arrives during a reconcile (a dependency's status, an owned
+// child) runs the next reconcile at once, often before the cache has the
+// status just written: that reconcile would compute the same status
+// against the stale copy and fail on its resourceVersion (a wasted write,
+// an error, a backoff). Seeing the replaced resourceVersion, it waits for
+// the cache instead (the Kubernetes controllers' "expectations").
+type writeLog struct{ m sync.Map }
+
+// staleAfterWrite is how soon a reconcile that met a stale cache runs again.
+const staleAfterWrite = 50 * time.Millisecond
+
+// stale reports whether obj is the copy a status write of ours replaced.
+func (l *writeLog) stale(obj client.Object) bool {
+	if l == nil {
+		return false
+	}
+	key := client.ObjectKeyFromObject(obj)
+	replaced, ok := l.m.Load(key)
+	if !ok {
+		return false
+	}
+	if replaced == obj.GetResourceVersion() {
+		return true
+	}
+	l.m.Delete(key)
+	return false
+}
+
+// wrote records that a status write replaced the resourceVersion of base.
+func (l *writeLog) wrote(base, obj client.Object) {
+	if l != nil && base.GetResourceVersion() != obj.GetResourceVersion() {
+		l.m.Store(client.ObjectKeyFromObject(obj), base.GetResourceVersion())
+	}
 }
 
 // reconcile implements reconcile.Reconciler for the kind.
@@ -225,6 +265,9 @@ func (s spine[T]) reconcile(ctx context.Context, req reconcile.Request) (res rec
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	if s.written.stale(obj) {
+		return reconcile.Result{RequeueAfter: staleAfterWrite}, nil
+	}
 	if _, err := releaseLegacy(ctx, s.client, obj); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -235,6 +278,7 @@ func (s spine[T]) reconcile(ctx context.Context, req reconcile.Request) (res rec
 	if perr := patchStatus(ctx, s.client, base, obj); perr != nil {
 		return reconcile.Result{}, errors.Join(err, perr)
 	}
+	s.written.wrote(base, obj)
 	emitReadyTransition(s.recorder, obj, before)
 	if s.tracker != nil && w.runs != nil {
 		err = errors.Join(err, s.tracker.announce(ctx, obj, w.runs, before))

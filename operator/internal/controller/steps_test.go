@@ -39,6 +39,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
@@ -856,5 +857,39 @@ func TestEnvironment_config(t *testing.T) {
 	}
 	if got := condition(pb, ansiblev1alpha1.ReadyCondition); got.Status != metav1.ConditionFalse || !strings.Contains(got.Message, "operator config") {
 		t.Errorf("Ready %+v, want False naming the operator config", got)
+	}
+}
+
+// TestSpine_waitsForTheCacheAfterItsOwnWrite: a reconcile that reads the
+// copy its own status write replaced (a cache not caught up yet) writes
+// nothing and comes back shortly; once the cache is fresh, it runs.
+func TestSpine_waitsForTheCacheAfterItsOwnWrite(t *testing.T) {
+	var writes atomic.Int64
+	repo := newRepo()
+	stale := repo.DeepCopy()
+	c := fakeClient(&writes, repo)
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(repo), stale); err != nil {
+		t.Fatal(err)
+	}
+	g := &gitStub{commit: testCommit}
+	r := g.reconciler(c, nil)
+	if _, err := reconcileOnce(t, r, c, repo); err != nil || writes.Load() != 1 {
+		t.Fatalf("first reconcile: %v, %d writes; want the status written", err, writes.Load())
+	}
+	// A cache that still holds the copy before the write.
+	lagging := interceptor.NewClient(c, interceptor.Funcs{Get: func(ctx context.Context, cl client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+		stale.DeepCopyInto(obj.(*ansiblev1alpha1.Repository))
+		return nil
+	}})
+	r.Client = lagging
+	writes.Store(0)
+	res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(repo)})
+	if err != nil || res.RequeueAfter != staleAfterWrite || writes.Load() != 0 || g.calls != 1 {
+		t.Errorf("on the stale copy: %v, %+v, %d writes, %d git calls; want a short requeue and nothing else", err, res, writes.Load(), g.calls)
+	}
+	// The cache caught up: a normal (no-op) reconcile.
+	r.Client = c
+	if res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(repo)}); err != nil || res.RequeueAfter == staleAfterWrite {
+		t.Errorf("on the fresh copy: %v, %+v; want the interval's requeue", err, res)
 	}
 }

@@ -131,7 +131,7 @@ bench: deps build ## Run the pin-images benchmarks and print their report; whole
 	cd functions && $(GO) test -run '^$$' -bench Admission -benchtime 1x -count 1 ./internal/webhook/ | grep -v -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu'
 
 .PHONY: bench-operator
-bench-operator: deps ## Scale of the operator on envtest: 1,000 Repositories, Playbooks and Schedules (BENCH_OPERATOR_N, BENCH_OPERATOR_WORKERS).
+bench-operator: deps ## The operator against a raw client on one envtest API server: 1,000 Repositories, Playbooks and Schedules (BENCH_OPERATOR_N, _WORKERS, _QPS, _BURST); last line "operator vs raw client: ratio R, W writes/object".
 	@assets=$$(hack/envtest.sh); export KUBEBUILDER_ASSETS=$$assets; \
 	cd operator && $(GO) test -run '^$$' -bench OperatorScale -benchtime 1x -count 1 -timeout 30m ./internal/controller/ | grep -v -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu'
 

@@ -586,7 +586,9 @@ type PlaybookStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready (summary), Reconciling and Stalled (kstatus).
+	// conditions: Ready (summary), Reconciling (while a manual run is under
+	// way) and Stalled (kstatus), CloneReady (the paths at the commit) and
+	// ImagePullFailed (a run's pod cannot pull its image).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -642,6 +644,9 @@ func (in *Playbook) GetConditions() []metav1.Condition { return in.Status.Condit
 
 // SetConditions replaces the status conditions.
 func (in *Playbook) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// SetObservedGeneration sets status.observedGeneration.
+func (in *Playbook) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
 
 // PlaybookList is a list of Playbooks.
 // +kubebuilder:object:root=true

@@ -302,8 +302,9 @@ type RepositoryStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready (summary), Reconciling and Stalled (kstatus),
-	// AuthValid and CloneReady.
+	// conditions: Ready (summary) and Stalled (kstatus), AuthValid and
+	// CloneReady. A Repository's work never spans reconciles, so it has no
+	// Reconciling condition.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -357,11 +358,23 @@ func (in *Repository) GetInterval() time.Duration {
 	return in.Spec.Interval.Duration
 }
 
+// GetBranch returns spec.branch, or DefaultBranch for objects stored
+// without it.
+func (in *Repository) GetBranch() string {
+	if in.Spec.Branch == "" {
+		return DefaultBranch
+	}
+	return in.Spec.Branch
+}
+
 // GetConditions returns the status conditions.
 func (in *Repository) GetConditions() []metav1.Condition { return in.Status.Conditions }
 
 // SetConditions replaces the status conditions.
 func (in *Repository) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// SetObservedGeneration sets status.observedGeneration.
+func (in *Repository) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
 
 // RepositoryList is a list of Repositories.
 // +kubebuilder:object:root=true

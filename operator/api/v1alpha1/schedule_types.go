@@ -132,8 +132,9 @@ type ScheduleStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready (summary), Reconciling and Stalled (kstatus), and
-	// BlockedByConcurrency.
+	// conditions: Ready (summary), Reconciling (while a manual run is under
+	// way) and Stalled (kstatus), BlockedByConcurrency and ImagePullFailed
+	// (a run's pod cannot pull its image).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -213,6 +214,9 @@ func (in *Schedule) GetConditions() []metav1.Condition { return in.Status.Condit
 
 // SetConditions replaces the status conditions.
 func (in *Schedule) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// SetObservedGeneration sets status.observedGeneration.
+func (in *Schedule) SetObservedGeneration(g int64) { in.Status.ObservedGeneration = g }
 
 // ScheduleList is a list of Schedules.
 // +kubebuilder:object:root=true

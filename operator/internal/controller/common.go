@@ -14,10 +14,12 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package controller holds one reconciler per kind. Each follows one
-// skeleton: get the object, snapshot it, run ordered steps that set only
-// their own conditions, summarize Ready/Reconciling/Stalled once, and patch
-// the status once, only when it changed.
+// Package controller holds one reconciler per kind. The three share one
+// skeleton (spine): get the object, snapshot it, run ordered steps of one
+// signature that set only their own conditions and end with a typed result
+// (stalled, waiting, transient), summarize Ready/Reconciling/Stalled once,
+// and patch the status once, only when it changed. Runs (their Jobs, status
+// records, events and metrics) belong to one run tracker.
 package controller
 
 import (
@@ -32,6 +34,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 )
@@ -45,6 +49,13 @@ const FieldOwner = "ansible-playbook-operator"
 // attempt (a Playbook's path check, git.FetchTimeout): with one worker that
 // stalled every other object of the kind for a minute.
 const DefaultMaxConcurrentReconciles = 4
+
+// notCreated drops the creation of an owned child: only the reconcile
+// that created it makes one (a Schedule's CronJob, a Playbook's run Job),
+// and reconciling again for it would read a cache that lacks the status
+// that reconcile wrote, and fail on the stale resourceVersion (a wasted
+// write and a retry). Updates and deletions of the child still reconcile.
+var notCreated = predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}
 
 // controllerOptions are the options of a controller with workers workers
 // (0: DefaultMaxConcurrentReconciles).
@@ -67,6 +78,7 @@ type conditioned interface {
 	client.Object
 	GetConditions() []metav1.Condition
 	SetConditions([]metav1.Condition)
+	SetObservedGeneration(int64)
 }
 
 // setCondition sets one condition with the object's generation.
@@ -85,39 +97,15 @@ func removeCondition(obj conditioned, typ string) {
 	obj.SetConditions(conds)
 }
 
-// outcome is what the steps found, for the one summarizer.
-type outcome struct {
-	ready   bool
-	reason  string
-	message string
-	// stalled: the spec cannot work until the user edits it.
-	stalled bool
-}
-
-// summarize sets Ready, and Reconciling/Stalled (kstatus: present only when
-// True) from the outcome of a complete observation.
-func summarize(obj conditioned, o outcome) {
-	status := metav1.ConditionFalse
-	if o.ready {
-		status = metav1.ConditionTrue
-	}
-	setCondition(obj, ansiblev1alpha1.ReadyCondition, status, o.reason, o.message)
-	removeCondition(obj, ansiblev1alpha1.ReconcilingCondition)
-	if o.stalled {
-		setCondition(obj, ansiblev1alpha1.StalledCondition, metav1.ConditionTrue, o.reason, o.message)
-	} else {
-		removeCondition(obj, ansiblev1alpha1.StalledCondition)
-	}
-}
-
-// patchStatus writes the status once, and only when it changed; baseStatus
-// and status point to the snapshot's and obj's status. The patch is
-// optimistically locked: a reconcile that read a stale object from the
-// cache gets a conflict and is retried, so the runs, events and metrics
-// announced after a successful patch are announced exactly once.
-func patchStatus(ctx context.Context, c client.Client, base client.Object, obj conditioned, baseStatus, status any) error {
+// patchStatus writes the status once, and only when it changed (base is
+// the snapshot taken before the steps; releaseLegacy ran before it, so
+// only the status can differ). The patch is optimistically locked: a
+// reconcile that read a stale object from the cache gets a conflict and is
+// retried, so the runs, events and metrics announced after a successful
+// patch are announced exactly once.
+func patchStatus(ctx context.Context, c client.Client, base, obj conditioned) error {
 	fillTransitionTimes(obj, time.Now())
-	if equality.Semantic.DeepEqual(baseStatus, status) {
+	if equality.Semantic.DeepEqual(base, obj) {
 		return nil
 	}
 	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
@@ -166,26 +154,6 @@ func releaseLegacy(ctx context.Context, c client.Client, obj client.Object) (boo
 		return false, fmt.Errorf("failed to release the Python operator's finalizers and annotations: %w", err)
 	}
 	return true, nil
-}
-
-// afterStatus is what follows a successful status patch of obj (a Playbook
-// or Schedule; before are its conditions as read): the runs that entered
-// status are counted and announced, the condition transitions announced,
-// and the recorded runs' Jobs marked and pods released.
-func afterStatus(ctx context.Context, c client.Client, rec events.EventRecorder, obj conditioned, kind string, runs runUpdate, before []metav1.Condition) error {
-	announceRuns(rec, obj, kind, runs.added)
-	emitImagePullFailure(rec, obj, before)
-	emitReadyTransition(rec, obj, before)
-	return runs.finish(ctx, c)
-}
-
-// emitImagePullFailure records one Warning event when ImagePullFailed turned True.
-func emitImagePullFailure(rec events.EventRecorder, obj conditioned, before []metav1.Condition) {
-	now := meta.FindStatusCondition(obj.GetConditions(), ansiblev1alpha1.ImagePullFailedCondition)
-	if rec == nil || now == nil || now.Status != metav1.ConditionTrue || meta.IsStatusConditionTrue(before, ansiblev1alpha1.ImagePullFailedCondition) {
-		return
-	}
-	rec.Eventf(obj, nil, "Warning", "ImagePullFailed", "Run", "%s", now.Message)
 }
 
 // emitReadyTransition records an event when Ready changed status or reason:

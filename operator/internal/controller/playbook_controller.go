@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -35,7 +34,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -43,7 +41,6 @@ import (
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/git"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
-	"github.com/cloud37/ansible-playbook-operator/operator/internal/metrics"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/runspec"
 )
 
@@ -72,6 +69,8 @@ type PlaybookReconciler struct {
 	// MaxConcurrentReconciles is the number of workers; 0 means
 	// DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
+
+	written writeLog
 
 	pathsMu sync.Mutex
 	// pathsSeen caches path checks by url, commit and paths: one fetch per
@@ -103,8 +102,8 @@ func (r *PlaybookReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ansiblev1alpha1.Playbook{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&batchv1.Job{}).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(ownerOfPod(mgr.GetClient(), "Playbook"))).
+		Owns(&batchv1.Job{}, builder.WithPredicates(notCreated)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(ownerOfPod(mgr.GetClient(), ansiblev1alpha1.PlaybookKind))).
 		Watches(&ansiblev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(r.playbooksOfRepository)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.allPlaybooks), builder.WithPredicates(isConfigMap(r.Env.ConfigMap))).
 		Named("playbook").
@@ -149,87 +148,115 @@ func isConfigMap(key types.NamespacedName) predicate.Predicate {
 }
 
 // Reconcile implements reconcile.Reconciler.
-func (r *PlaybookReconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
-	done := metrics.StartReconcile("Playbook")
-	defer func() { done(retErr) }()
-
-	pb := &ansiblev1alpha1.Playbook{}
-	if err := r.Client.Get(ctx, req.NamespacedName, pb); err != nil {
-		if apierrors.IsNotFound(err) {
-			return reconcile.Result{}, releaseOwnerless(ctx, r.Client, req.Namespace, jobs.OwnerKindPlaybook, req.Name)
-		}
-		return reconcile.Result{}, err
-	}
-	if _, err := releaseLegacy(ctx, r.Client, pb); err != nil {
-		return reconcile.Result{}, err
-	}
-	base := pb.DeepCopy()
-	runs, err := r.reconcile(ctx, pb)
-	if perr := patchStatus(ctx, r.Client, base, pb, &base.Status, &pb.Status); perr != nil {
-		return reconcile.Result{}, errors.Join(err, perr)
-	}
-	return reconcile.Result{}, errors.Join(err, afterStatus(ctx, r.Client, r.Recorder, pb, jobs.OwnerKindPlaybook, runs, base.Status.Conditions))
+func (r *PlaybookReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	return spine[*ansiblev1alpha1.Playbook]{
+		kind:     ansiblev1alpha1.PlaybookKind,
+		client:   r.Client,
+		recorder: r.Recorder,
+		newObj:   func() *ansiblev1alpha1.Playbook { return &ansiblev1alpha1.Playbook{} },
+		steps:    r.steps(),
+		written:  &r.written,
+		tracker:  r.tracker(),
+	}.reconcile(ctx, req)
 }
 
-// reconcile runs the steps; it returns what recording the runs changed.
-func (r *PlaybookReconciler) reconcile(ctx context.Context, pb *ansiblev1alpha1.Playbook) (runUpdate, error) {
-	// Finished runs are recorded whatever the Playbook's state.
-	rs, err := listRuns(ctx, r.Client, pb.Namespace, jobs.OwnerKindPlaybook, pb.Name)
-	if err != nil {
-		return runUpdate{}, err
-	}
-	runs := rs.record(pb.Status.Runs, pb.UID)
-	pb.Status.Runs = mergeRuns(pb.Status.Runs, runs.added)
-	noteManualRun(pb.Status.LastManualRun, pb.Namespace, runs.added)
-	observeImagePulls(pb, rs)
-
-	o, repo, err := r.validate(ctx, pb)
-	if err != nil {
-		return runs, err
-	}
-	summarize(pb, o)
-	pb.Status.ObservedGeneration = pb.Generation
-	if !o.ready {
-		return runs, nil
-	}
-	return runs, r.runNow(ctx, pb, repo, rs.jobs)
+func (r *PlaybookReconciler) tracker() *runTracker {
+	return &runTracker{client: r.Client, recorder: r.Recorder, kind: ansiblev1alpha1.PlaybookKind}
 }
 
-// validate checks the Repository, the executor and the paths.
-func (r *PlaybookReconciler) validate(ctx context.Context, pb *ansiblev1alpha1.Playbook) (outcome, *ansiblev1alpha1.Repository, error) {
-	if msg, ok := sameNamespace("spec.repositoryRef", pb.Spec.RepositoryRef.Namespace, pb.Namespace); !ok {
-		return outcome{reason: ansiblev1alpha1.InvalidSpecReason, message: msg, stalled: true}, nil, nil
+// playbookRuns are the Playbook's status fields about runs.
+func playbookRuns(pb *ansiblev1alpha1.Playbook) runFields {
+	return runFields{runs: &pb.Status.Runs, lastManual: &pb.Status.LastManualRun, lastHandled: &pb.Status.LastHandledRunNow}
+}
+
+// steps are the Playbook's steps, in order: runs are recorded whatever the
+// Playbook's state; a run starts only when every check before it passed.
+func (r *PlaybookReconciler) steps() []step[*ansiblev1alpha1.Playbook] {
+	return []step[*ansiblev1alpha1.Playbook]{
+		r.observeRuns,
+		r.loadConfig,
+		checkPlaybookPolicies,
+		r.getRepository,
+		r.preflight,
+		r.validatePaths,
+		r.runNow,
 	}
-	cfg, err := r.Env.config(ctx, r.Client)
+}
+
+// observeRuns records the Playbook's finished runs (the run tracker).
+func (r *PlaybookReconciler) observeRuns(ctx context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
+	return r.tracker().observe(ctx, pb, playbookRuns(pb), w)
+}
+
+// checkPlaybookPolicies evaluates playbookPolicies.
+func checkPlaybookPolicies(_ context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
+	return playbookPolicies.evaluate(pb, w)
+}
+
+// preflight checks the executor's service account and cache claim.
+func (r *PlaybookReconciler) preflight(ctx context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
+	return preflightExecutor(ctx, r.Client, pb, w.repo, w.cfg)
+}
+
+// runNow starts the run-now id's Job once (the run tracker).
+func (r *PlaybookReconciler) runNow(ctx context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
+	in := jobs.Inputs{Playbook: pb, Repository: w.repo, Config: w.cfg, OperatorImage: r.Env.OperatorImage}
+	return r.tracker().start(ctx, pb, playbookRuns(pb), in, w)
+}
+
+// loadConfig reads the operator config into w.
+func (r *PlaybookReconciler) loadConfig(ctx context.Context, _ *ansiblev1alpha1.Playbook, w *work) error {
+	return loadConfig(ctx, r.Client, r.Env, w)
+}
+
+// loadConfig reads the operator config into w; a config that does not
+// parse waits for its ConfigMap (watched) to change.
+func loadConfig(ctx context.Context, c client.Reader, env Environment, w *work) error {
+	cfg, err := env.config(ctx, c)
 	if err != nil {
-		return outcome{reason: ansiblev1alpha1.InvalidSpecReason, message: "operator config: " + err.Error()}, nil, nil
+		return waiting(ansiblev1alpha1.InvalidSpecReason, "operator config: "+err.Error(), 0)
 	}
+	w.cfg = cfg
+	return nil
+}
+
+// getRepository reads the Playbook's Repository into w; it must be Ready
+// with a resolved commit.
+func (r *PlaybookReconciler) getRepository(ctx context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
 	repo := &ansiblev1alpha1.Repository{}
 	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: pb.Namespace, Name: pb.Spec.RepositoryRef.Name}, repo); err != nil {
 		if apierrors.IsNotFound(err) {
-			return outcome{reason: ansiblev1alpha1.RepoNotReadyReason, message: fmt.Sprintf("Repository %s/%s does not exist", pb.Namespace, pb.Spec.RepositoryRef.Name)}, nil, nil
+			return waiting(ansiblev1alpha1.RepoNotReadyReason, fmt.Sprintf("Repository %s/%s does not exist", pb.Namespace, pb.Spec.RepositoryRef.Name), 0)
 		}
-		return outcome{}, nil, err
+		return fmt.Errorf("failed to get Repository %q: %w", pb.Spec.RepositoryRef.Name, err)
 	}
-	if !meta.IsStatusConditionTrue(repo.Status.Conditions, ansiblev1alpha1.ReadyCondition) || repo.Status.ResolvedRevision == "" {
-		msg := fmt.Sprintf("Repository %s is not Ready", repo.Name)
-		if c := meta.FindStatusCondition(repo.Status.Conditions, ansiblev1alpha1.ReadyCondition); c != nil && c.Message != "" {
-			msg += ": " + c.Message
+	if err := dependencyReady(ansiblev1alpha1.RepoNotReadyReason, ansiblev1alpha1.RepositoryKind, repo); err != nil {
+		return err
+	}
+	if repo.Status.ResolvedRevision == "" {
+		return waiting(ansiblev1alpha1.RepoNotReadyReason, fmt.Sprintf("Repository %s has no resolved revision", repo.Name), 0)
+	}
+	w.repo = repo
+	return nil
+}
+
+// dependencyReady checks that dep, a watched object the reconciled one
+// needs, is Ready for its current generation. One that has not finished
+// its first (or latest) reconcile is pending: its status write brings the
+// next reconcile, and writing Ready=False in between would cost a write.
+func dependencyReady(reason, kind string, dep conditioned) error {
+	ready := meta.FindStatusCondition(dep.GetConditions(), ansiblev1alpha1.ReadyCondition)
+	if ready == nil || ready.ObservedGeneration != dep.GetGeneration() {
+		return pendingOn(reason, fmt.Sprintf("%s %s is being reconciled", kind, dep.GetName()))
+	}
+	if ready.Status != metav1.ConditionTrue {
+		msg := fmt.Sprintf("%s %s is not Ready", kind, dep.GetName())
+		if ready.Message != "" {
+			msg += ": " + ready.Message
 		}
-		return outcome{reason: ansiblev1alpha1.RepoNotReadyReason, message: msg}, nil, nil
+		return waiting(reason, msg, 0)
 	}
-	reason, msg, stalled, err := executorPreflight(ctx, r.Client, pb, repo, cfg)
-	if err != nil {
-		return outcome{}, nil, err
-	}
-	if reason != "" {
-		return outcome{reason: reason, message: msg, stalled: stalled}, nil, nil
-	}
-	if o, ok := r.validatePaths(ctx, pb, repo); !ok {
-		return o, nil, nil
-	}
-	return outcome{ready: true, reason: ansiblev1alpha1.ValidatedReason,
-		message: fmt.Sprintf("ready to run %s at commit %s", pb.Spec.PlaybookPath, repo.Status.ResolvedRevision)}, repo, nil
+	return nil
 }
 
 // requiredPaths are the paths of the Playbook that must exist in the
@@ -254,12 +281,15 @@ func requiredPaths(pb *ansiblev1alpha1.Playbook) []string {
 }
 
 // validatePaths sets CloneReady from one shallow fetch per (repository,
-// commit); ok is false when a path is missing.
-func (r *PlaybookReconciler) validatePaths(ctx context.Context, pb *ansiblev1alpha1.Playbook, repo *ansiblev1alpha1.Repository) (outcome, bool) {
+// commit); a missing path waits for a new commit or an edit. It leaves
+// Ready's message.
+func (r *PlaybookReconciler) validatePaths(ctx context.Context, pb *ansiblev1alpha1.Playbook, w *work) error {
+	repo := w.repo
 	commit := repo.Status.ResolvedRevision
+	w.ready(ansiblev1alpha1.ValidatedReason, "ready to run %s at commit %s", pb.Spec.PlaybookPath, commit)
 	if r.CheckPaths == nil {
 		setCondition(pb, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionUnknown, ansiblev1alpha1.ValidatedReason, "paths not checked: the run fails fast naming a missing path")
-		return outcome{}, true
+		return nil
 	}
 	paths := requiredPaths(pb)
 	sort.Strings(paths)
@@ -268,17 +298,20 @@ func (r *PlaybookReconciler) validatePaths(ctx context.Context, pb *ansiblev1alp
 	missing, seen := r.pathsSeen[key]
 	r.pathsMu.Unlock()
 	if !seen {
-		auth, reason, _ := repositoryAuth(ctx, r.APIReader, repo)
-		if reason != "" {
-			setCondition(pb, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionUnknown, reason, "paths not checked: the Repository's credentials are unavailable")
-			return outcome{}, true
+		auth, err := repositoryAuth(ctx, r.APIReader, repo)
+		if err != nil {
+			var res *result
+			if !errors.As(err, &res) {
+				return err
+			}
+			setCondition(pb, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionUnknown, res.reason, "paths not checked: the Repository's credentials are unavailable")
+			return nil
 		}
-		var err error
-		missing, err = r.CheckPaths(ctx, repo.Spec.URL, repo.Spec.Branch, auth, commit, paths)
+		missing, err = r.CheckPaths(ctx, repo.Spec.URL, repo.GetBranch(), auth, commit, paths)
 		if err != nil {
 			setCondition(pb, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionUnknown, ansiblev1alpha1.GitOperationFailedReason,
 				"paths not checked: "+git.Sanitize(err.Error())+"; the run fails fast naming a missing path")
-			return outcome{}, true
+			return nil
 		}
 		r.pathsMu.Lock()
 		if r.pathsSeen == nil || len(r.pathsSeen) > 4096 {
@@ -290,70 +323,8 @@ func (r *PlaybookReconciler) validatePaths(ctx context.Context, pb *ansiblev1alp
 	if len(missing) > 0 {
 		msg := fmt.Sprintf("not found at commit %s of Repository %s: %s", commit, repo.Name, strings.Join(missing, ", "))
 		setCondition(pb, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionFalse, ansiblev1alpha1.InvalidPathReason, msg)
-		return outcome{reason: ansiblev1alpha1.InvalidPathReason, message: msg}, false
+		return waiting(ansiblev1alpha1.InvalidPathReason, msg, 0)
 	}
 	setCondition(pb, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionTrue, ansiblev1alpha1.ValidatedReason, "paths found at commit "+commit)
-	return outcome{}, true
-}
-
-// runNow creates the Job of a run-now id once (see startRun).
-func (r *PlaybookReconciler) runNow(ctx context.Context, pb *ansiblev1alpha1.Playbook, repo *ansiblev1alpha1.Repository, existing []batchv1.Job) error {
-	cfg, err := r.Env.config(ctx, r.Client)
-	if err != nil {
-		return err
-	}
-	in := jobs.Inputs{Playbook: pb, Repository: repo, Config: cfg, OperatorImage: r.Env.OperatorImage}
-	return startRun(ctx, r.Client, r.Recorder, pb, jobs.OwnerKindPlaybook, manualRuns{&pb.Status.LastHandledRunNow, &pb.Status.LastManualRun, pb.Status.Runs}, in, existing)
-}
-
-// manualRuns are an owner's status fields about manual runs.
-type manualRuns struct {
-	// lastHandled is status.lastHandledRunNow.
-	lastHandled *string
-	// last is status.lastManualRun.
-	last **ansiblev1alpha1.ManualRun
-	// runs is status.runs.
-	runs []ansiblev1alpha1.RunRecord
-}
-
-// startRun creates the Job of the owner's run-now id once: an id already
-// handled (the last one, or one of the recorded runs), or carried by an
-// existing Job, is a no-op, so replaying after an operator restart or after
-// the TTL deleted the run's Job does nothing.
-func startRun(ctx context.Context, c client.Client, rec events.EventRecorder, owner client.Object, kind string, st manualRuns, in jobs.Inputs, existing []batchv1.Job) error {
-	id := owner.GetAnnotations()[RunNowAnnotation]
-	if id == "" || id == *st.lastHandled {
-		return nil
-	}
-	name := jobs.JobName(kind, owner.GetName(), id)
-	handled := slices.ContainsFunc(st.runs, func(r ansiblev1alpha1.RunRecord) bool { return r.RunID == id && r.JobName == name })
-	for i := range existing {
-		handled = handled || existing[i].Name == name || existing[i].Annotations[jobs.RunIDAnnotation] == id
-	}
-	if handled {
-		*st.lastHandled = id
-		return nil
-	}
-	job, err := jobs.BuildJob(in, jobs.Owner{Kind: kind, Name: owner.GetName(), UID: owner.GetUID()}, id)
-	if err != nil {
-		// No start time: the same failure on the next reconcile writes nothing.
-		*st.last = &ansiblev1alpha1.ManualRun{RunID: id, Status: ansiblev1alpha1.ManualRunFailed, Reason: ansiblev1alpha1.ManualRunJobFailedReason,
-			Message: fmt.Sprintf("failed to build the Job of run %s: %s", id, err)}
-		return reconcile.TerminalError(fmt.Errorf("failed to build the Job of run %q: %w", id, err))
-	}
-	if err := controllerutil.SetControllerReference(owner, job, c.Scheme()); err != nil {
-		return err
-	}
-	if err := c.Create(ctx, job, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("failed to create Job %q: %w", job.Name, err)
-	}
-	*st.lastHandled = id
-	now := metav1.Now()
-	*st.last = &ansiblev1alpha1.ManualRun{RunID: id, JobRef: jobRef(job.Namespace, job.Name), StartTime: &now,
-		Status: ansiblev1alpha1.ManualRunRunning, Reason: ansiblev1alpha1.ManualRunJobCreatedReason,
-		Message: fmt.Sprintf("manual run Job %s created", job.Name)}
-	if rec != nil {
-		rec.Eventf(owner, job, "Normal", "RunStarted", "Run", "run %s started as Job %s at commit %s", id, job.Name, in.Repository.Status.ResolvedRevision)
-	}
 	return nil
 }

@@ -141,7 +141,7 @@ func waitReason(t *testing.T, obj conditioned, reason string) metav1.Condition {
 func jobsOf(t *testing.T, ns, kind, owner string) []batchv1.Job {
 	t.Helper()
 	list := &batchv1.JobList{}
-	if err := k8sClient.List(context.Background(), list, client.InNamespace(ns), client.MatchingLabels{jobs.OwnerKindLabel: kind, jobs.OwnerNameLabel: jobs.LabelValue(owner)}); err != nil {
+	if err := k8sClient.List(context.Background(), list, client.InNamespace(ns), client.MatchingLabels{ansiblev1alpha1.OwnerKindLabel: kind, ansiblev1alpha1.OwnerNameLabel: jobs.LabelValue(owner)}); err != nil {
 		t.Fatal(err)
 	}
 	return list.Items
@@ -164,7 +164,7 @@ func TestPlaybookReconciler_runNow(t *testing.T) {
 		if pb.Annotations == nil {
 			pb.Annotations = map[string]string{}
 		}
-		pb.Annotations[RunNowAnnotation] = id
+		pb.Annotations[ansiblev1alpha1.RunNowAnnotation] = id
 		if err := k8sClient.Patch(ctx, pb, patch); err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +177,7 @@ func TestPlaybookReconciler_runNow(t *testing.T) {
 	if want := jobs.JobName("Playbook", "site", "first"); job.Name != want {
 		t.Errorf("Job name %q, want %q", job.Name, want)
 	}
-	if job.Annotations[jobs.RunIDAnnotation] != "first" || job.Annotations[jobs.RevisionAnnotation] != f.src.Head(t, "main") {
+	if job.Annotations[ansiblev1alpha1.RunIDAnnotation] != "first" || job.Annotations[ansiblev1alpha1.RevisionAnnotation] != f.src.Head(t, "main") {
 		t.Errorf("Job annotations %v", job.Annotations)
 	}
 	if !metav1.IsControlledBy(&job, get(t, f.pb)) {
@@ -188,7 +188,7 @@ func TestPlaybookReconciler_runNow(t *testing.T) {
 	})
 	// status.lastManualRun in the Python operator's shape, read as JSON.
 	wantManualRun(t, f.pb, map[string]string{"runId": "first", "jobRef": f.ns + "/" + job.Name, "status": "Running", "reason": "JobCreated"}, "startTime")
-	if get(t, f.pb).Annotations[RunNowAnnotation] != "first" {
+	if get(t, f.pb).Annotations[ansiblev1alpha1.RunNowAnnotation] != "first" {
 		t.Error("the operator removed the run-now annotation")
 	}
 
@@ -405,8 +405,8 @@ func TestScheduleReconciler(t *testing.T) {
 	if !managedBy(cj, FieldOwner, "Apply") {
 		t.Errorf("CronJob not server-side applied by %s: %v", FieldOwner, cj.ManagedFields)
 	}
-	if cj.Spec.JobTemplate.Annotations[jobs.RevisionAnnotation] != f.src.Head(t, "main") {
-		t.Errorf("jobTemplate revision %q", cj.Spec.JobTemplate.Annotations[jobs.RevisionAnnotation])
+	if cj.Spec.JobTemplate.Annotations[ansiblev1alpha1.RevisionAnnotation] != f.src.Head(t, "main") {
+		t.Errorf("jobTemplate revision %q", cj.Spec.JobTemplate.Annotations[ansiblev1alpha1.RevisionAnnotation])
 	}
 	if c := condition(s, ansiblev1alpha1.BlockedByConcurrencyCondition); c.Status != metav1.ConditionFalse {
 		t.Errorf("BlockedByConcurrency = %s, want False", c.Status)
@@ -454,7 +454,7 @@ func TestScheduleReconciler(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the CronJob's new revision", func() (bool, string) {
-		got := get(t, cj).Spec.JobTemplate.Annotations[jobs.RevisionAnnotation]
+		got := get(t, cj).Spec.JobTemplate.Annotations[ansiblev1alpha1.RevisionAnnotation]
 		return got == next, got
 	})
 }
@@ -538,7 +538,9 @@ func TestReconcilers_noOpWritesNothing(t *testing.T) {
 	repoR.ResolveBranch, repoR.LsRemote = git.ResolveBranch, git.LsRemote
 	pbR := &PlaybookReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: git.CheckPaths}
 	sR := &ScheduleReconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(100), Env: f.env, Clock: fixed}
-	settle := func() { reconcileInOrder(t, step{repoR, f.repo}, step{pbR, f.pb}, step{sR, s}) }
+	settle := func() {
+		reconcileInOrder(t, reconcileStep{repoR, f.repo}, reconcileStep{pbR, f.pb}, reconcileStep{sR, s})
+	}
 	settle()
 	settle()
 	if !conditionTrue(get(t, s), ansiblev1alpha1.ReadyCondition) {
@@ -547,7 +549,7 @@ func TestReconcilers_noOpWritesNothing(t *testing.T) {
 	// A manual run, handled once.
 	pb := get(t, f.pb)
 	patch := client.MergeFrom(pb.DeepCopy())
-	pb.Annotations = map[string]string{RunNowAnnotation: "r1"}
+	pb.Annotations = map[string]string{ansiblev1alpha1.RunNowAnnotation: "r1"}
 	if err := k8sClient.Patch(ctx, pb, patch); err != nil {
 		t.Fatal(err)
 	}

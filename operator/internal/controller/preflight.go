@@ -58,53 +58,27 @@ func (e Environment) config(ctx context.Context, c client.Reader) (opconfig.Conf
 	return cfg, nil
 }
 
-// sameNamespace checks a reference's optional namespace (the Python
-// operator's examples set it; cross-namespace references are not supported).
-func sameNamespace(field, refNamespace, namespace string) (string, bool) {
-	if refNamespace == "" || refNamespace == namespace {
-		return "", true
-	}
-	return fmt.Sprintf("%s.namespace %q must be empty or this object's namespace %q: references across namespaces are not supported", field, refNamespace, namespace), false
-}
-
-// executorPreflight checks what a run of the Playbook needs besides the
-// Repository: the executor image pin policy, the service account and the
-// cache claim. A non-empty reason makes the Playbook not Ready.
-func executorPreflight(ctx context.Context, c client.Reader, pb *ansiblev1alpha1.Playbook, repo *ansiblev1alpha1.Repository, cfg opconfig.Config) (reason, message string, stalled bool, err error) {
-	image, pinned := jobs.ExecutorImage(pb, cfg)
-	if cfg.RequirePinnedExecutor && !pinned {
-		return ansiblev1alpha1.ExecutorNotPinnedReason, fmt.Sprintf("executor image %s has no digest and the operator config sets requirePinnedExecutor: pin it (pin-images pin -w on the manifests, or set spec.runtime.image to repo:tag@sha256:…)", image), true, nil
-	}
-	sa := cfg.ExecutorDefaults.ServiceAccountName
-	if pb.Spec.Runtime != nil && pb.Spec.Runtime.ServiceAccountName != "" {
-		sa = pb.Spec.Runtime.ServiceAccountName
-	}
-	if sa != "" {
+// preflightExecutor checks what a run of the Playbook needs in its
+// namespace besides the Repository: the service account and the cache
+// claim, as the Job builder names them (jobs.ServiceAccountName,
+// jobs.CacheClaim). Neither is watched: a missing one is re-checked after
+// missingDependencyRetry.
+func preflightExecutor(ctx context.Context, c client.Reader, pb *ansiblev1alpha1.Playbook, repo *ansiblev1alpha1.Repository, cfg opconfig.Config) error {
+	if sa := jobs.ServiceAccountName(pb, cfg); sa != "" {
 		if err := c.Get(ctx, types.NamespacedName{Namespace: pb.Namespace, Name: sa}, &corev1.ServiceAccount{}); err != nil {
 			if apierrors.IsNotFound(err) {
-				return ansiblev1alpha1.ServiceAccountNotFoundReason, fmt.Sprintf("service account %s/%s for the executor pods does not exist: create it in this namespace (kustomize component executor-rbac) or change the service account", pb.Namespace, sa), false, nil
+				return waiting(ansiblev1alpha1.ServiceAccountNotFoundReason, fmt.Sprintf("service account %s/%s for the executor pods does not exist: create it in this namespace (kustomize component executor-rbac) or change the service account", pb.Namespace, sa), missingDependencyRetry)
 			}
-			return "", "", false, err
+			return fmt.Errorf("failed to get service account %q: %w", sa, err)
 		}
 	}
-	if claim := cacheClaim(repo, cfg); claim != "" {
+	if claim := jobs.CacheClaim(repo, cfg); claim != "" {
 		if err := c.Get(ctx, types.NamespacedName{Namespace: pb.Namespace, Name: claim}, &corev1.PersistentVolumeClaim{}); err != nil {
 			if apierrors.IsNotFound(err) {
-				return ansiblev1alpha1.PersistentVolumeClaimNotFoundReason, fmt.Sprintf("cache PersistentVolumeClaim %s/%s does not exist: create it in this namespace (kustomize component pvc-cache) or set cache.strategy none", pb.Namespace, claim), false, nil
+				return waiting(ansiblev1alpha1.PersistentVolumeClaimNotFoundReason, fmt.Sprintf("cache PersistentVolumeClaim %s/%s does not exist: create it in this namespace (kustomize component pvc-cache) or set cache.strategy none", pb.Namespace, claim), missingDependencyRetry)
 			}
-			return "", "", false, err
+			return fmt.Errorf("failed to get PersistentVolumeClaim %q: %w", claim, err)
 		}
 	}
-	return "", "", false, nil
-}
-
-// cacheClaim is the cache PVC a run mounts: the Repository's, else the operator config's.
-func cacheClaim(repo *ansiblev1alpha1.Repository, cfg opconfig.Config) string {
-	if repo != nil && repo.Spec.Cache != nil && repo.Spec.Cache.Strategy == ansiblev1alpha1.CacheStrategyPVC {
-		return repo.Spec.Cache.PVCName
-	}
-	if cfg.ExecutorDefaults.Cache.Strategy == "pvc" {
-		return cfg.ExecutorDefaults.Cache.PVCName
-	}
-	return ""
+	return nil
 }

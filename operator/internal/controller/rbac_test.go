@@ -105,7 +105,7 @@ func TestRBAC_ownerReferencesPermissionEnforcement(t *testing.T) {
 		t.Fatal(err)
 	}
 	pb := get(t, f.pb)
-	pb.Annotations = map[string]string{RunNowAnnotation: "rbac"}
+	pb.Annotations = map[string]string{ansiblev1alpha1.RunNowAnnotation: "rbac"}
 	if err := k8sClient.Update(ctx, pb); err != nil {
 		t.Fatal(err)
 	}

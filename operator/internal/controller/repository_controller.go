@@ -25,6 +25,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -37,7 +38,6 @@ import (
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/git"
-	"github.com/cloud37/ansible-playbook-operator/operator/internal/metrics"
 )
 
 // missingDependencyRetry re-checks a missing Secret or ConfigMap: they are
@@ -60,6 +60,8 @@ type RepositoryReconciler struct {
 	// MaxConcurrentReconciles is the number of workers; 0 means
 	// DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
+
+	written writeLog
 }
 
 var _ reconcile.Reconciler = (*RepositoryReconciler)(nil)
@@ -91,79 +93,67 @@ func (r *RepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // Reconcile implements reconcile.Reconciler.
-func (r *RepositoryReconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
-	done := metrics.StartReconcile("Repository")
-	defer func() { done(retErr) }()
-
-	repo := &ansiblev1alpha1.Repository{}
-	if err := r.Client.Get(ctx, req.NamespacedName, repo); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	if _, err := releaseLegacy(ctx, r.Client, repo); err != nil {
-		return reconcile.Result{}, err
-	}
-	base := repo.DeepCopy()
-	res, err := r.reconcile(ctx, repo)
-	if perr := patchStatus(ctx, r.Client, base, repo, &base.Status, &repo.Status); perr != nil {
-		return reconcile.Result{}, errors.Join(err, perr)
-	}
-	emitReadyTransition(r.Recorder, repo, base.Status.Conditions)
-	return res, err
+func (r *RepositoryReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	return spine[*ansiblev1alpha1.Repository]{
+		kind:     ansiblev1alpha1.RepositoryKind,
+		client:   r.Client,
+		recorder: r.Recorder,
+		newObj:   func() *ansiblev1alpha1.Repository { return &ansiblev1alpha1.Repository{} },
+		steps:    r.steps(),
+		written:  &r.written,
+	}.reconcile(ctx, req)
 }
 
-// reconcile runs the steps and summarizes; it only changes repo's status.
-func (r *RepositoryReconciler) reconcile(ctx context.Context, repo *ansiblev1alpha1.Repository) (reconcile.Result, error) {
-	log := ctrl.LoggerFrom(ctx)
-	if err := git.ValidateURL(repo.Spec.URL); err != nil {
-		summarize(repo, outcome{reason: ansiblev1alpha1.InvalidSpecReason, message: "spec.url: " + err.Error(), stalled: true})
-		repo.Status.ObservedGeneration = repo.Generation
-		return reconcile.Result{}, reconcile.TerminalError(err)
+// steps are the Repository's steps, in order.
+func (r *RepositoryReconciler) steps() []step[*ansiblev1alpha1.Repository] {
+	return []step[*ansiblev1alpha1.Repository]{
+		checkRepositoryPolicies,
+		r.skipWithinInterval,
+		r.resolveRevision,
 	}
-	// A restart (or any event) within the interval of a complete sync asks
-	// the git server nothing and writes nothing: the sync is driven by time.
-	if last := repo.Status.LastSyncTime; last != nil && repo.Status.ObservedGeneration == repo.Generation &&
-		conditionTrue(repo, ansiblev1alpha1.ReadyCondition) {
-		if wait := last.Add(repo.GetInterval()).Sub(r.Clock.Now()); wait > 0 {
-			return reconcile.Result{RequeueAfter: wait}, nil
-		}
-	}
-	auth, reason, msg := repositoryAuth(ctx, r.APIReader, repo)
-	if reason != "" {
-		setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionFalse, reason, msg)
-		summarize(repo, outcome{reason: reason, message: msg})
-		repo.Status.ObservedGeneration = repo.Generation
-		log.Info("Repository credentials unavailable", "reason", reason)
-		return reconcile.Result{RequeueAfter: min(missingDependencyRetry, repo.GetInterval())}, nil
-	}
+}
 
+// checkRepositoryPolicies evaluates repositoryPolicies.
+func checkRepositoryPolicies(_ context.Context, repo *ansiblev1alpha1.Repository, w *work) error {
+	return repositoryPolicies.evaluate(repo, w)
+}
+
+// skipWithinInterval ends a reconcile within the interval of a complete
+// sync: a restart (or any event) asks the git server nothing and writes
+// nothing, since the sync is driven by time.
+func (r *RepositoryReconciler) skipWithinInterval(_ context.Context, repo *ansiblev1alpha1.Repository, w *work) error {
+	last := repo.Status.LastSyncTime
+	ready := meta.FindStatusCondition(repo.Status.Conditions, ansiblev1alpha1.ReadyCondition)
+	if last == nil || repo.Status.ObservedGeneration != repo.Generation || ready == nil || ready.Status != metav1.ConditionTrue {
+		return nil
+	}
+	wait := last.Add(repo.GetInterval()).Sub(r.Clock.Now())
+	if wait <= 0 {
+		return nil
+	}
+	w.ready(ready.Reason, "%s", ready.Message)
+	w.requeueAfter = wait
+	return errUpToDate
+}
+
+// resolveRevision reads the credentials and asks the git server for the
+// commit; it sets AuthValid, CloneReady, resolvedRevision and lastSyncTime.
+func (r *RepositoryReconciler) resolveRevision(ctx context.Context, repo *ansiblev1alpha1.Repository, w *work) error {
+	log := ctrl.LoggerFrom(ctx)
+	auth, err := repositoryAuth(ctx, r.APIReader, repo)
+	if err != nil {
+		var res *result
+		if errors.As(err, &res) {
+			setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionFalse, res.reason, res.message)
+			log.Info("Repository credentials unavailable", "reason", res.reason)
+			res.requeueAfter = min(missingDependencyRetry, repo.GetInterval())
+		}
+		return err
+	}
 	commit, err := r.resolve(ctx, repo, auth)
 	if err != nil {
-		reason, cond := gitFailure(err)
-		msg := git.Sanitize(err.Error())
-		if cond == ansiblev1alpha1.AuthValidCondition {
-			setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionFalse, reason, msg)
-			setCondition(repo, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionUnknown, reason, "not checked: the git server refused the credentials or host key")
-		} else {
-			setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionUnknown, reason, "not checked: the git server could not be asked")
-			if serverAnswered(err) {
-				setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionTrue, ansiblev1alpha1.ValidatedReason, "the git server accepted the credentials")
-			}
-			setCondition(repo, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionFalse, reason, msg)
-		}
-		stalled := git.ReasonOf(err) == git.InvalidRevision
-		summarize(repo, outcome{reason: reason, message: msg, stalled: stalled})
-		repo.Status.ObservedGeneration = repo.Generation
-		log.Info("Repository not resolved", "reason", reason, "message", msg)
-		if stalled {
-			return reconcile.Result{}, reconcile.TerminalError(err)
-		}
-		if reason == ansiblev1alpha1.GitOperationFailedReason {
-			// Transient (network, server): controller-runtime's backoff applies.
-			return reconcile.Result{}, fmt.Errorf("failed to resolve repository %q: %s", repo.Name, msg)
-		}
-		return reconcile.Result{RequeueAfter: repo.GetInterval()}, nil
+		return gitResult(repo, err)
 	}
-
 	now := metav1.NewTime(r.Clock.Now())
 	if repo.Status.ResolvedRevision != commit {
 		log.Info("Repository resolved", "revision", commit)
@@ -171,14 +161,41 @@ func (r *RepositoryReconciler) reconcile(ctx context.Context, repo *ansiblev1alp
 	repo.Status.ResolvedRevision = commit
 	repo.Status.LastSyncTime = &now
 	setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionTrue, ansiblev1alpha1.ValidatedReason, "the git server accepted the credentials")
-	what := fmt.Sprintf("branch %s", repo.Spec.Branch)
+	what := fmt.Sprintf("branch %s", repo.GetBranch())
 	if repo.Spec.Revision != "" {
 		what = fmt.Sprintf("pinned revision %s", repo.Spec.Revision)
 	}
 	setCondition(repo, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionTrue, ansiblev1alpha1.ValidatedReason, fmt.Sprintf("%s is %s", what, commit))
-	summarize(repo, outcome{ready: true, reason: ansiblev1alpha1.ValidatedReason, message: fmt.Sprintf("resolved %s to %s", what, commit)})
-	repo.Status.ObservedGeneration = repo.Generation
-	return reconcile.Result{RequeueAfter: repo.GetInterval()}, nil
+	w.ready(ansiblev1alpha1.ValidatedReason, "resolved %s to %s", what, commit)
+	w.requeueAfter = repo.GetInterval()
+	return nil
+}
+
+// gitResult sets AuthValid and CloneReady from a failed resolve and
+// classifies it: an invalid revision stalls, a network or server failure
+// is transient, the rest (credentials refused, no such branch) wait for an
+// edit or the next interval.
+func gitResult(repo *ansiblev1alpha1.Repository, err error) error {
+	reason, cond := gitFailure(err)
+	msg := git.Sanitize(err.Error())
+	if cond == ansiblev1alpha1.AuthValidCondition {
+		setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionFalse, reason, msg)
+		setCondition(repo, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionUnknown, reason, "not checked: the git server refused the credentials or host key")
+	} else {
+		if serverAnswered(err) {
+			setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionTrue, ansiblev1alpha1.ValidatedReason, "the git server accepted the credentials")
+		} else {
+			setCondition(repo, ansiblev1alpha1.AuthValidCondition, metav1.ConditionUnknown, reason, "not checked: the git server could not be asked")
+		}
+		setCondition(repo, ansiblev1alpha1.CloneReadyCondition, metav1.ConditionFalse, reason, msg)
+	}
+	switch {
+	case git.ReasonOf(err) == git.InvalidRevision:
+		return stalled(reason, msg)
+	case reason == ansiblev1alpha1.GitOperationFailedReason:
+		return transient(reason, msg, err)
+	}
+	return waiting(reason, msg, repo.GetInterval())
 }
 
 // resolve asks the remote: the branch's tip, or, for a pinned revision,
@@ -188,11 +205,7 @@ func (r *RepositoryReconciler) reconcile(ctx context.Context, repo *ansiblev1alp
 // resolved once per spec: a commit's name never changes.
 func (r *RepositoryReconciler) resolve(ctx context.Context, repo *ansiblev1alpha1.Repository, auth git.Auth) (string, error) {
 	if repo.Spec.Revision == "" {
-		branch := repo.Spec.Branch
-		if branch == "" {
-			branch = "main"
-		}
-		return r.ResolveBranch(ctx, repo.Spec.URL, branch, auth)
+		return r.ResolveBranch(ctx, repo.Spec.URL, repo.GetBranch(), auth)
 	}
 	if _, err := r.LsRemote(ctx, repo.Spec.URL, auth); err != nil {
 		return "", err
@@ -231,10 +244,11 @@ func gitFailure(err error) (reason, condition string) {
 	return ansiblev1alpha1.GitOperationFailedReason, ansiblev1alpha1.CloneReadyCondition
 }
 
-// repositoryAuth builds the credentials from the Secret and known_hosts
-// ConfigMap, read with the API reader. A non-empty reason says what is
-// missing; the message names the object and key, never a value.
-func repositoryAuth(ctx context.Context, reader client.Reader, repo *ansiblev1alpha1.Repository) (git.Auth, string, string) {
+// repositoryAuth builds the credentials from the Secret (git.Credentials
+// decides which keys the auth method takes) and the known_hosts ConfigMap,
+// read with the API reader. What is missing is a waiting *result whose
+// message names the object and key, never a value.
+func repositoryAuth(ctx context.Context, reader client.Reader, repo *ansiblev1alpha1.Repository) (git.Auth, error) {
 	var auth git.Auth
 	spec := repo.Spec
 	if spec.Auth != nil && spec.Auth.Method != "" && spec.Auth.SecretRef != nil {
@@ -242,34 +256,18 @@ func repositoryAuth(ctx context.Context, reader client.Reader, repo *ansiblev1al
 		key := types.NamespacedName{Namespace: repo.Namespace, Name: spec.Auth.SecretRef.Name}
 		if err := reader.Get(ctx, key, secret); err != nil {
 			if apierrors.IsNotFound(err) {
-				return auth, ansiblev1alpha1.SecretNotFoundReason, fmt.Sprintf("Secret %s/%s named by spec.auth.secretRef does not exist: create it", key.Namespace, key.Name)
+				return auth, waiting(ansiblev1alpha1.SecretNotFoundReason, fmt.Sprintf("Secret %s/%s named by spec.auth.secretRef does not exist: create it", key.Namespace, key.Name), 0)
 			}
-			return auth, ansiblev1alpha1.SecretNotFoundReason, fmt.Sprintf("Secret %s/%s could not be read: %s", key.Namespace, key.Name, apierrors.ReasonForError(err))
+			return auth, waiting(ansiblev1alpha1.SecretNotFoundReason, fmt.Sprintf("Secret %s/%s could not be read: %s", key.Namespace, key.Name, apierrors.ReasonForError(err)), 0)
 		}
-		data := secret.Data
-		missing := func(keys string) string {
-			return fmt.Sprintf("Secret %s/%s has no key %s, which auth.method %s needs", key.Namespace, key.Name, keys, spec.Auth.Method)
-		}
-		switch spec.Auth.Method {
-		case ansiblev1alpha1.AuthMethodSSH:
-			if len(data["ssh-privatekey"]) == 0 {
-				return auth, ansiblev1alpha1.InvalidSecretReason, missing("ssh-privatekey")
-			}
-			auth.SSHPrivateKey = data["ssh-privatekey"]
-		case ansiblev1alpha1.AuthMethodHTTPS, ansiblev1alpha1.AuthMethodToken:
-			switch {
-			case len(data["token"]) > 0:
-				auth.Username, auth.Password = string(data["username"]), string(data["token"])
-				if auth.Username == "" {
-					auth.Username = "oauth2"
-				}
-			case spec.Auth.Method == ansiblev1alpha1.AuthMethodHTTPS && len(data["password"]) > 0:
-				auth.Username, auth.Password = string(data["username"]), string(data["password"])
-			case spec.Auth.Method == ansiblev1alpha1.AuthMethodHTTPS:
-				return auth, ansiblev1alpha1.InvalidSecretReason, missing("token (or username and password)")
-			default:
-				return auth, ansiblev1alpha1.InvalidSecretReason, missing("token")
-			}
+		var err error
+		auth, err = git.Credentials(string(spec.Auth.Method), func(k string) ([]byte, error) { return secret.Data[k], nil })
+		var missing *git.MissingKeyError
+		switch {
+		case errors.As(err, &missing):
+			return auth, waiting(ansiblev1alpha1.InvalidSecretReason, fmt.Sprintf("Secret %s/%s has %s", key.Namespace, key.Name, missing), 0)
+		case err != nil:
+			return auth, stalled(ansiblev1alpha1.InvalidSpecReason, "spec.auth.method: "+err.Error())
 		}
 	}
 	if spec.SSH != nil && spec.SSH.StrictHostKeyChecking != nil && !*spec.SSH.StrictHostKeyChecking {
@@ -281,13 +279,13 @@ func repositoryAuth(ctx context.Context, reader client.Reader, repo *ansiblev1al
 		err := reader.Get(ctx, key, cm)
 		switch {
 		case apierrors.IsNotFound(err):
-			return auth, ansiblev1alpha1.ConfigMapNotFoundReason, fmt.Sprintf("ConfigMap %s/%s named by spec.ssh.knownHostsConfigMapRef does not exist: create it with the key known_hosts (ssh-keyscan output)", key.Namespace, key.Name)
+			return auth, waiting(ansiblev1alpha1.ConfigMapNotFoundReason, fmt.Sprintf("ConfigMap %s/%s named by spec.ssh.knownHostsConfigMapRef does not exist: create it with the key known_hosts (ssh-keyscan output)", key.Namespace, key.Name), 0)
 		case err != nil:
-			return auth, ansiblev1alpha1.ConfigMapNotFoundReason, fmt.Sprintf("ConfigMap %s/%s could not be read: %s", key.Namespace, key.Name, apierrors.ReasonForError(err))
+			return auth, waiting(ansiblev1alpha1.ConfigMapNotFoundReason, fmt.Sprintf("ConfigMap %s/%s could not be read: %s", key.Namespace, key.Name, apierrors.ReasonForError(err)), 0)
 		case cm.Data["known_hosts"] == "":
-			return auth, ansiblev1alpha1.ConfigMapNotFoundReason, fmt.Sprintf("ConfigMap %s/%s has no key known_hosts: add the ssh-keyscan output of the git server", key.Namespace, key.Name)
+			return auth, waiting(ansiblev1alpha1.ConfigMapNotFoundReason, fmt.Sprintf("ConfigMap %s/%s has no key known_hosts: add the ssh-keyscan output of the git server", key.Namespace, key.Name), 0)
 		}
 		auth.SSHKnownHosts = []byte(cm.Data["known_hosts"])
 	}
-	return auth, "", ""
+	return auth, nil
 }

@@ -17,64 +17,27 @@ limitations under the License.
 package controller
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
-	"github.com/cloud37/ansible-playbook-operator/operator/internal/metrics"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/runspec"
 )
 
-const (
-	// RunNowAnnotation asks for a manual run; its value is the run id. The
-	// operator never removes it (GitOps would apply it again).
-	RunNowAnnotation = "ansible.cloud37.dev/run-now"
-	// maxRuns is how many finished runs a status keeps.
-	maxRuns = 10
-)
+// The pure part of the run tracker (tracker.go): turning a run's Jobs and
+// pods into status records, without reading or writing anything.
 
-// runSet is what the cache shows of one owner's runs: its Jobs, and the
-// pods of its runs by Job name. A run's pods outlive a Job that a history
-// limit or a user deleted until the run is recorded
-// (jobs.RunRecordFinalizer), so a run may have pods and no Job.
-type runSet struct {
-	jobs []batchv1.Job
-	pods map[string][]corev1.Pod
-}
-
-// listRuns lists the Jobs and the pods that carry the owner's labels.
-func listRuns(ctx context.Context, c client.Reader, namespace, kind, name string) (runSet, error) {
-	sel := client.MatchingLabels(jobs.OwnerLabels(kind, name))
-	jobList := &batchv1.JobList{}
-	if err := c.List(ctx, jobList, client.InNamespace(namespace), sel); err != nil {
-		return runSet{}, fmt.Errorf("failed to list Jobs of %s %q: %w", kind, name, err)
-	}
-	podList := &corev1.PodList{}
-	if err := c.List(ctx, podList, client.InNamespace(namespace), sel); err != nil {
-		return runSet{}, fmt.Errorf("failed to list pods of %s %q: %w", kind, name, err)
-	}
-	rs := runSet{jobs: jobList.Items, pods: map[string][]corev1.Pod{}}
-	for _, p := range podList.Items {
-		if job := p.Labels[batchv1.JobNameLabel]; job != "" {
-			rs.pods[job] = append(rs.pods[job], p)
-		}
-	}
-	return rs, nil
-}
+// maxRuns is how many finished runs a status keeps.
+const maxRuns = 10
 
 // newestPod is the run's newest pod, whose outcome is the run's: a pod a
 // disruption replaced, or a failed attempt before the last, is older.
@@ -219,63 +182,14 @@ func completion(r ansiblev1alpha1.RunRecord) metav1.Time {
 	return metav1.Time{}
 }
 
-// finish marks the recorded Jobs and releases the pods, once the status
-// holds the records. A Job an older operator made for a manual run gets
-// the TTL that manual runs have now (it had none).
-func (u runUpdate) finish(ctx context.Context, c client.Client) error {
-	for _, job := range u.mark {
-		patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{jobs.RecordedAnnotation: "true"}}}
-		if job.Annotations[jobs.TriggerAnnotation] == jobs.TriggerManual && job.Spec.TTLSecondsAfterFinished == nil {
-			patch["spec"] = map[string]any{"ttlSecondsAfterFinished": jobs.ManualRunTTLSeconds}
-		}
-		b, err := json.Marshal(patch)
-		if err != nil {
-			return err
-		}
-		if err := c.Patch(ctx, job, client.RawPatch(types.MergePatchType, b), client.FieldOwner(FieldOwner)); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("failed to mark Job %q recorded: %w", job.Name, err)
-		}
-	}
-	return releasePods(ctx, c, u.release)
-}
-
-// releaseFinalizerPatch removes jobs.RunRecordFinalizer and no other
-// finalizer (the Job controller's own may come and go meanwhile).
-var releaseFinalizerPatch = client.RawPatch(types.StrategicMergePatchType,
-	[]byte(`{"metadata":{"$deleteFromPrimitiveList/finalizers":["`+jobs.RunRecordFinalizer+`"]}}`))
-
-func releasePods(ctx context.Context, c client.Client, pods []*corev1.Pod) error {
-	for _, p := range pods {
-		if err := c.Patch(ctx, p, releaseFinalizerPatch, client.FieldOwner(FieldOwner)); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("failed to remove finalizer %s from pod %q: %w", jobs.RunRecordFinalizer, p.Name, err)
-		}
-	}
-	return nil
-}
-
-// releaseOwnerless releases the pods of the runs of kind/name, which no
-// longer exists: nothing is left to record them in, and without the release
-// the garbage collector could never delete them.
-func releaseOwnerless(ctx context.Context, c client.Client, namespace, kind, name string) error {
-	rs, err := listRuns(ctx, c, namespace, kind, name)
-	if err != nil {
-		return err
-	}
-	var pods []*corev1.Pod
-	for _, ps := range rs.pods {
-		pods = append(pods, waitingPods(ps)...)
-	}
-	return releasePods(ctx, c, pods)
-}
-
 // runRecord turns a finished Job (and its pod) into a run record; finished
 // is false while the Job runs.
 func runRecord(job *batchv1.Job, pod *corev1.Pod) (rec ansiblev1alpha1.RunRecord, finished bool) {
 	rec = ansiblev1alpha1.RunRecord{
-		RunID:     job.Annotations[jobs.RunIDAnnotation],
+		RunID:     job.Annotations[ansiblev1alpha1.RunIDAnnotation],
 		JobName:   job.Name,
 		StartTime: job.Status.StartTime,
-		Commit:    job.Annotations[jobs.RevisionAnnotation],
+		Commit:    job.Annotations[ansiblev1alpha1.RevisionAnnotation],
 	}
 	if rec.RunID == "" {
 		rec.RunID = job.Name
@@ -370,10 +284,10 @@ func runRecordFromPods(jobName string, pods []corev1.Pod) (ansiblev1alpha1.RunRe
 		outcome = newestPod(pods)
 	}
 	rec := ansiblev1alpha1.RunRecord{
-		RunID:     outcome.Annotations[jobs.RunIDAnnotation],
+		RunID:     outcome.Annotations[ansiblev1alpha1.RunIDAnnotation],
 		JobName:   jobName,
 		StartTime: outcome.Status.StartTime,
-		Commit:    outcome.Annotations[jobs.RevisionAnnotation],
+		Commit:    outcome.Annotations[ansiblev1alpha1.RevisionAnnotation],
 		Result:    ansiblev1alpha1.RunFailed,
 		Reason:    "PodFailed",
 		Message:   "the Job was deleted before the operator saw it finish; this is its last pod's outcome",
@@ -395,26 +309,6 @@ func runRecordFromPods(jobName string, pods []corev1.Pod) (ansiblev1alpha1.RunRe
 	}
 	fillFromPod(&rec, outcome)
 	return rec, true
-}
-
-// announceRuns counts and announces runs that entered status.
-func announceRuns(rec events.EventRecorder, obj client.Object, kind string, added []ansiblev1alpha1.RunRecord) {
-	for _, r := range added {
-		var duration *time.Duration
-		if r.StartTime != nil && r.CompletionTime != nil {
-			d := r.CompletionTime.Sub(r.StartTime.Time)
-			duration = &d
-		}
-		metrics.ObserveRun(kind, r.Result == ansiblev1alpha1.RunSucceeded, duration)
-		if rec == nil {
-			continue
-		}
-		if r.Result == ansiblev1alpha1.RunSucceeded {
-			rec.Eventf(obj, nil, "Normal", "RunSucceeded", "Run", "run %s (Job %s) succeeded at commit %s", r.RunID, r.JobName, r.Commit)
-		} else {
-			rec.Eventf(obj, nil, "Warning", "RunFailed", "Run", "run %s (Job %s) failed: %s %s", r.RunID, r.JobName, r.Reason, r.Message)
-		}
-	}
 }
 
 // noteManualRun brings status.lastManualRun (*last) up to date with the
@@ -440,60 +334,3 @@ func noteManualRun(last *ansiblev1alpha1.ManualRun, namespace string, added []an
 
 // jobRef is a Job as namespace/name, the Python operator's form.
 func jobRef(namespace, name string) string { return namespace + "/" + name }
-
-// imagePullWaiting are the container waiting reasons of a failed image pull.
-var imagePullWaiting = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true, "ErrImageNeverPull": true}
-
-// observeImagePulls sets ImagePullFailed from the pods of active runs, with
-// a message naming the image and what to check (emitImagePullFailure
-// announces it once the status is written).
-func observeImagePulls(obj conditioned, rs runSet) {
-	for i := range rs.jobs {
-		job := &rs.jobs[i]
-		if _, done := runRecord(job, nil); done {
-			continue
-		}
-		pod := newestPod(rs.pods[job.Name])
-		if pod == nil {
-			continue
-		}
-		for _, cs := range append(slices.Clone(pod.Status.InitContainerStatuses), pod.Status.ContainerStatuses...) {
-			w := cs.State.Waiting
-			if w == nil || !imagePullWaiting[w.Reason] {
-				continue
-			}
-			msg := fmt.Sprintf("run %s (Job %s) cannot pull image %s: %s %s — check the image name and digest exist in the registry (pin-images verify), and the imagePullSecrets (spec.runtime.imagePullSecrets)",
-				job.Annotations[jobs.RunIDAnnotation], job.Name, cs.Image, w.Reason, w.Message)
-			setCondition(obj, ansiblev1alpha1.ImagePullFailedCondition, metav1.ConditionTrue, w.Reason, msg)
-			return
-		}
-	}
-	removeCondition(obj, ansiblev1alpha1.ImagePullFailedCondition)
-}
-
-// ownerOfPod maps a run pod to its Playbook or Schedule: by the owner-name
-// annotation of its template, else (pods of older operators) through its
-// Job. Pods whose Job is gone still reach their owner, which records or
-// releases them.
-func ownerOfPod(c client.Reader, kind string) func(context.Context, client.Object) []reconcile.Request {
-	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		if o.GetLabels()[jobs.OwnerKindLabel] != kind {
-			return nil
-		}
-		if name := o.GetAnnotations()[jobs.OwnerNameAnnotation]; name != "" {
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
-		}
-		name := o.GetLabels()[batchv1.JobNameLabel]
-		if name == "" {
-			return nil
-		}
-		job := &batchv1.Job{}
-		if err := c.Get(ctx, types.NamespacedName{Namespace: o.GetNamespace(), Name: name}, job); err != nil {
-			return nil
-		}
-		if job.Labels[jobs.OwnerKindLabel] != kind || job.Annotations[jobs.OwnerNameAnnotation] == "" {
-			return nil
-		}
-		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: job.Namespace, Name: job.Annotations[jobs.OwnerNameAnnotation]}}}
-	}
-}

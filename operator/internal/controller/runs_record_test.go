@@ -55,7 +55,7 @@ func uid(u string) jobOpt { return func(j *batchv1.Job) { j.Labels[jobs.OwnerUID
 
 func testJob(name string, opts ...jobOpt) batchv1.Job {
 	j := batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{jobs.OwnerUIDLabel: "owner"},
-		Annotations: map[string]string{jobs.RunIDAnnotation: name}}}
+		Annotations: map[string]string{ansiblev1alpha1.RunIDAnnotation: name}}}
 	j.Spec.Template.Finalizers = []string{jobs.RunRecordFinalizer}
 	for _, o := range opts {
 		o(&j)

@@ -77,14 +77,14 @@ func drain(rec *events.FakeRecorder, reason string) []string {
 	}
 }
 
-// step is a reconciler and the object it reconciles.
-type step struct {
+// reconcileStep is a reconciler and the object it reconciles.
+type reconcileStep struct {
 	r reconcile.Reconciler
 	o client.Object
 }
 
 // reconcileInOrder reconciles each step's object once, in order.
-func reconcileInOrder(t *testing.T, steps ...step) {
+func reconcileInOrder(t *testing.T, steps ...reconcileStep) {
 	t.Helper()
 	for _, st := range steps {
 		if _, err := st.r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(st.o)}); err != nil {
@@ -101,7 +101,7 @@ func runOnce(t *testing.T, r *PlaybookReconciler, f *fixture, id string) batchv1
 	ctx := context.Background()
 	pb := get(t, f.pb)
 	patch := client.MergeFrom(pb.DeepCopy())
-	pb.Annotations = map[string]string{RunNowAnnotation: id}
+	pb.Annotations = map[string]string{ansiblev1alpha1.RunNowAnnotation: id}
 	if err := k8sClient.Patch(ctx, pb, patch); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func runOnce(t *testing.T, r *PlaybookReconciler, f *fixture, id string) batchv1
 	if _, err := r.Reconcile(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	job := get(t, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: jobs.JobName(jobs.OwnerKindPlaybook, f.pb.Name, id), Namespace: f.ns}})
+	job := get(t, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: jobs.JobName(ansiblev1alpha1.PlaybookKind, f.pb.Name, id), Namespace: f.ns}})
 	finishJob(t, job, true, runspec.Summary{Result: "succeeded", Reason: "Succeeded", Totals: runspec.Counts{OK: 1}})
 	if _, err := r.Reconcile(ctx, req); err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func TestPlaybookReconciler_twelveRuns(t *testing.T) {
 	}
 	rec := events.NewFakeRecorder(1000)
 	r := &PlaybookReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: rec, Env: f.env, CheckPaths: git.CheckPaths}
-	before := runsCounted(t, jobs.OwnerKindPlaybook)
+	before := runsCounted(t, ansiblev1alpha1.PlaybookKind)
 	var ids []string
 	var made []batchv1.Job
 	for i := 1; i <= 12; i++ {
@@ -148,7 +148,7 @@ func TestPlaybookReconciler_twelveRuns(t *testing.T) {
 	if got := drain(rec, "RunSucceeded"); len(got) != 12 {
 		t.Errorf("%d RunSucceeded events for 12 runs, want 12:\n%s", len(got), strings.Join(got, "\n"))
 	}
-	if n := runsCounted(t, jobs.OwnerKindPlaybook) - before; n != 12 {
+	if n := runsCounted(t, ansiblev1alpha1.PlaybookKind) - before; n != 12 {
 		t.Errorf("ansible_operator_job_runs_total{kind=Playbook} rose by %v for 12 runs, want 12", n)
 	}
 	var got []string
@@ -182,14 +182,14 @@ func TestPlaybookReconciler_twelveRuns(t *testing.T) {
 	}
 	for _, id := range []string{"r12", "r05"} {
 		pb := get(t, f.pb)
-		pb.Annotations[RunNowAnnotation] = id
+		pb.Annotations[ansiblev1alpha1.RunNowAnnotation] = id
 		if err := k8sClient.Update(ctx, pb); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(f.pb)}); err != nil {
 			t.Fatal(err)
 		}
-		if js := jobsOf(t, f.ns, jobs.OwnerKindPlaybook, "site"); len(js) != 0 {
+		if js := jobsOf(t, f.ns, ansiblev1alpha1.PlaybookKind, "site"); len(js) != 0 {
 			t.Errorf("run-now %s after its Job was deleted made Job %s", id, js[0].Name)
 		}
 	}
@@ -222,7 +222,9 @@ func TestScheduleReconciler_runsOutliveTheirJob(t *testing.T) {
 			repoR, _ := newRepositoryReconciler()
 			pbR := &PlaybookReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: git.CheckPaths}
 			sR := &ScheduleReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: rec, Env: f.env, Clock: repoR.Clock}
-			reconcileAll := func() { reconcileInOrder(t, step{repoR, f.repo}, step{pbR, f.pb}, step{sR, s}) }
+			reconcileAll := func() {
+				reconcileInOrder(t, reconcileStep{repoR, f.repo}, reconcileStep{pbR, f.pb}, reconcileStep{sR, s})
+			}
 			reconcileAll()
 			cj := get(t, &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "often", Namespace: f.ns}})
 			// The CronJob controller's Job, which the Job controller runs.
@@ -286,7 +288,7 @@ func TestPlaybookReconciler_releasesPodsOfADeletedPlaybook(t *testing.T) {
 	}
 	r := &PlaybookReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: git.CheckPaths}
 	pb := get(t, f.pb)
-	pb.Annotations = map[string]string{RunNowAnnotation: "gone"}
+	pb.Annotations = map[string]string{ansiblev1alpha1.RunNowAnnotation: "gone"}
 	if err := k8sClient.Update(ctx, pb); err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +296,7 @@ func TestPlaybookReconciler_releasesPodsOfADeletedPlaybook(t *testing.T) {
 	if _, err := r.Reconcile(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	job := get(t, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: jobs.JobName(jobs.OwnerKindPlaybook, "site", "gone"), Namespace: f.ns}})
+	job := get(t, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: jobs.JobName(ansiblev1alpha1.PlaybookKind, "site", "gone"), Namespace: f.ns}})
 	pod := createJobPod(t, job, "running")
 	if !slices.Contains(pod.Finalizers, jobs.RunRecordFinalizer) {
 		t.Fatalf("a run's pod lacks %s: %v", jobs.RunRecordFinalizer, pod.Finalizers)
@@ -317,7 +319,7 @@ func TestScheduleReconciler_manualRun(t *testing.T) {
 	requireEnv(t)
 	f := newFixture(t, "")
 	ctx := context.Background()
-	s := &ansiblev1alpha1.Schedule{ObjectMeta: metav1.ObjectMeta{Name: "weekly", Namespace: f.ns, Annotations: map[string]string{RunNowAnnotation: "now-1"}},
+	s := &ansiblev1alpha1.Schedule{ObjectMeta: metav1.ObjectMeta{Name: "weekly", Namespace: f.ns, Annotations: map[string]string{ansiblev1alpha1.RunNowAnnotation: "now-1"}},
 		Spec: ansiblev1alpha1.ScheduleSpec{PlaybookRef: ansiblev1alpha1.ObjectReference{Name: "site"}, Schedule: "@weekly",
 			BackoffLimit: ptr.To[int32](1), TTLSecondsAfterFinished: ptr.To[int32](120)}}
 	if err := k8sClient.Create(ctx, s); err != nil {
@@ -326,9 +328,11 @@ func TestScheduleReconciler_manualRun(t *testing.T) {
 	repoR, _ := newRepositoryReconciler()
 	pbR := &PlaybookReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: events.NewFakeRecorder(100), Env: f.env, CheckPaths: git.CheckPaths}
 	sR := &ScheduleReconciler{Client: k8sClient, APIReader: k8sClient, Recorder: events.NewFakeRecorder(100), Env: f.env, Clock: repoR.Clock}
-	reconcileAll := func() { reconcileInOrder(t, step{repoR, f.repo}, step{pbR, f.pb}, step{sR, s}) }
+	reconcileAll := func() {
+		reconcileInOrder(t, reconcileStep{repoR, f.repo}, reconcileStep{pbR, f.pb}, reconcileStep{sR, s})
+	}
 	reconcileAll()
-	job := get(t, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: jobs.JobName(jobs.OwnerKindSchedule, "weekly", "now-1"), Namespace: f.ns}})
+	job := get(t, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: jobs.JobName(ansiblev1alpha1.ScheduleKind, "weekly", "now-1"), Namespace: f.ns}})
 	if ptr.Deref(job.Spec.BackoffLimit, -1) != 1 || ptr.Deref(job.Spec.TTLSecondsAfterFinished, -1) != 120 {
 		t.Errorf("manual Job backoffLimit %v ttl %v, want the Schedule's 1 and 120", job.Spec.BackoffLimit, job.Spec.TTLSecondsAfterFinished)
 	}

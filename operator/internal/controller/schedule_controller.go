@@ -21,14 +21,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -47,7 +45,6 @@ import (
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
-	"github.com/cloud37/ansible-playbook-operator/operator/internal/metrics"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/schedule"
 )
 
@@ -70,6 +67,8 @@ type ScheduleReconciler struct {
 	// MaxConcurrentReconciles is the number of workers; 0 means
 	// DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
+
+	written writeLog
 }
 
 var _ reconcile.Reconciler = (*ScheduleReconciler)(nil)
@@ -96,28 +95,15 @@ func (r *ScheduleReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&ansiblev1alpha1.Schedule{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&batchv1.CronJob{}).
-		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(scheduleOfJob)).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(ownerOfPod(mgr.GetClient(), "Schedule"))).
+		Owns(&batchv1.CronJob{}, builder.WithPredicates(notCreated)).
+		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(ownerOfJob(ansiblev1alpha1.ScheduleKind))).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(ownerOfPod(mgr.GetClient(), ansiblev1alpha1.ScheduleKind))).
 		Watches(&ansiblev1alpha1.Playbook{}, handler.EnqueueRequestsFromMapFunc(r.schedulesOfPlaybook)).
 		Watches(&ansiblev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(r.schedulesOfRepository)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.allSchedules), builder.WithPredicates(isConfigMap(r.Env.ConfigMap))).
 		Named("schedule").
 		WithOptions(controllerOptions(r.MaxConcurrentReconciles)).
 		Complete(r)
-}
-
-// scheduleOfJob maps a run Job (made by the CronJob or by run-now) to its Schedule.
-func scheduleOfJob(_ context.Context, o client.Object) []reconcile.Request {
-	l := o.GetLabels()
-	if l[jobs.OwnerKindLabel] != "Schedule" || l[jobs.ManagedByLabel] != jobs.ManagedByValue {
-		return nil
-	}
-	name := o.GetAnnotations()[jobs.OwnerNameAnnotation]
-	if name == "" {
-		return nil
-	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
 }
 
 func (r *ScheduleReconciler) schedulesOfPlaybook(ctx context.Context, o client.Object) []reconcile.Request {
@@ -153,100 +139,113 @@ func (r *ScheduleReconciler) allSchedules(ctx context.Context, _ client.Object) 
 }
 
 // Reconcile implements reconcile.Reconciler.
-func (r *ScheduleReconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
-	done := metrics.StartReconcile("Schedule")
-	defer func() { done(retErr) }()
-
-	s := &ansiblev1alpha1.Schedule{}
-	if err := r.Client.Get(ctx, req.NamespacedName, s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return reconcile.Result{}, releaseOwnerless(ctx, r.Client, req.Namespace, jobs.OwnerKindSchedule, req.Name)
-		}
-		return reconcile.Result{}, err
-	}
-	if _, err := releaseLegacy(ctx, r.Client, s); err != nil {
-		return reconcile.Result{}, err
-	}
-	base := s.DeepCopy()
-	res, runs, err := r.reconcile(ctx, s)
-	if perr := patchStatus(ctx, r.Client, base, s, &base.Status, &s.Status); perr != nil {
-		return reconcile.Result{}, errors.Join(err, perr)
-	}
-	return res, errors.Join(err, afterStatus(ctx, r.Client, r.Recorder, s, jobs.OwnerKindSchedule, runs, base.Status.Conditions))
+func (r *ScheduleReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	return spine[*ansiblev1alpha1.Schedule]{
+		kind:     ansiblev1alpha1.ScheduleKind,
+		client:   r.Client,
+		recorder: r.Recorder,
+		newObj:   func() *ansiblev1alpha1.Schedule { return &ansiblev1alpha1.Schedule{} },
+		steps:    r.steps(),
+		written:  &r.written,
+		tracker:  r.tracker(),
+	}.reconcile(ctx, req)
 }
 
-func (r *ScheduleReconciler) reconcile(ctx context.Context, s *ansiblev1alpha1.Schedule) (reconcile.Result, runUpdate, error) {
-	rs, err := listRuns(ctx, r.Client, s.Namespace, jobs.OwnerKindSchedule, s.Name)
-	if err != nil {
-		return reconcile.Result{}, runUpdate{}, err
-	}
-	runs := rs.record(s.Status.Runs, s.UID)
-	s.Status.Runs = mergeRuns(s.Status.Runs, runs.added)
-	noteManualRun(s.Status.LastManualRun, s.Namespace, runs.added)
-	r.observeJobs(s, rs.jobs)
-	observeImagePulls(s, rs)
-
-	o, res, err := r.sync(ctx, s, rs.jobs)
-	if err != nil {
-		return reconcile.Result{}, runs, err
-	}
-	summarize(s, o)
-	s.Status.ObservedGeneration = s.Generation
-	return res, runs, nil
+func (r *ScheduleReconciler) tracker() *runTracker {
+	return &runTracker{client: r.Client, recorder: r.Recorder, kind: ansiblev1alpha1.ScheduleKind}
 }
 
-// sync validates the Schedule and applies its CronJob.
-func (r *ScheduleReconciler) sync(ctx context.Context, s *ansiblev1alpha1.Schedule, existing []batchv1.Job) (outcome, reconcile.Result, error) {
-	if msg, ok := sameNamespace("spec.playbookRef", s.Spec.PlaybookRef.Namespace, s.Namespace); !ok {
-		return outcome{reason: ansiblev1alpha1.InvalidSpecReason, message: msg, stalled: true}, reconcile.Result{}, nil
+// scheduleRuns are the Schedule's status fields about runs.
+func scheduleRuns(s *ansiblev1alpha1.Schedule) runFields {
+	return runFields{runs: &s.Status.Runs, lastManual: &s.Status.LastManualRun, lastHandled: &s.Status.LastHandledRunNow}
+}
+
+// steps are the Schedule's steps, in order.
+func (r *ScheduleReconciler) steps() []step[*ansiblev1alpha1.Schedule] {
+	return []step[*ansiblev1alpha1.Schedule]{
+		r.observeRuns,
+		r.loadConfig,
+		computeSchedule,
+		r.getPlaybook,
+		r.applyCronJob,
+		r.runNow,
+		r.nextRunTime,
 	}
-	cfg, err := r.Env.config(ctx, r.Client)
-	if err != nil {
-		return outcome{reason: ansiblev1alpha1.InvalidSpecReason, message: "operator config: " + err.Error()}, reconcile.Result{}, nil
+}
+
+// observeRuns records the Schedule's finished runs (the run tracker) and
+// its last run.
+func (r *ScheduleReconciler) observeRuns(ctx context.Context, s *ansiblev1alpha1.Schedule, w *work) error {
+	if err := r.tracker().observe(ctx, s, scheduleRuns(s), w); err != nil {
+		return err
 	}
-	computed, _ := schedule.Compute(s.Namespace, s.Name, cfg.ScheduleSalt, s.Spec.Schedule)
-	s.Status.ComputedSchedule = computed
-	if err := schedule.Validate(computed); err != nil {
-		return outcome{reason: ansiblev1alpha1.InvalidSpecReason, message: "spec.schedule: " + err.Error(), stalled: true}, reconcile.Result{}, nil
+	observeLastRun(s, w.runs)
+	return nil
+}
+
+// loadConfig reads the operator config into w.
+func (r *ScheduleReconciler) loadConfig(ctx context.Context, _ *ansiblev1alpha1.Schedule, w *work) error {
+	return loadConfig(ctx, r.Client, r.Env, w)
+}
+
+// runNow starts the run-now id's Job once (the run tracker), with the
+// Schedule's resources, backoffLimit and TTL.
+func (r *ScheduleReconciler) runNow(ctx context.Context, s *ansiblev1alpha1.Schedule, w *work) error {
+	in := jobs.Inputs{Playbook: w.playbook, Repository: w.repo, Config: w.cfg, OperatorImage: r.Env.OperatorImage, Schedule: s}
+	return r.tracker().start(ctx, s, scheduleRuns(s), in, w)
+}
+
+// computeSchedule resolves the random macros into w.computed and
+// evaluates schedulePolicies. status.computedSchedule takes it with the
+// CronJob, or with the violation, so that a reconcile pending on the
+// Playbook writes nothing.
+func computeSchedule(_ context.Context, s *ansiblev1alpha1.Schedule, w *work) error {
+	w.computed, _ = schedule.Compute(s.Namespace, s.Name, w.cfg.ScheduleSalt, s.Spec.Schedule)
+	if err := schedulePolicies.evaluate(s, w); err != nil {
+		s.Status.ComputedSchedule = w.computed
+		return err
 	}
+	return nil
+}
+
+// getPlaybook reads the Schedule's Playbook, which must be Ready, and its
+// Repository into w.
+func (r *ScheduleReconciler) getPlaybook(ctx context.Context, s *ansiblev1alpha1.Schedule, w *work) error {
 	pb := &ansiblev1alpha1.Playbook{}
 	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: s.Spec.PlaybookRef.Name}, pb); err != nil {
 		if apierrors.IsNotFound(err) {
-			return outcome{reason: ansiblev1alpha1.PlaybookNotReadyReason, message: fmt.Sprintf("Playbook %s/%s does not exist", s.Namespace, s.Spec.PlaybookRef.Name)}, reconcile.Result{}, nil
+			return waiting(ansiblev1alpha1.PlaybookNotReadyReason, fmt.Sprintf("Playbook %s/%s does not exist", s.Namespace, s.Spec.PlaybookRef.Name), 0)
 		}
-		return outcome{}, reconcile.Result{}, err
+		return fmt.Errorf("failed to get Playbook %q: %w", s.Spec.PlaybookRef.Name, err)
 	}
-	ready := meta.FindStatusCondition(pb.Status.Conditions, ansiblev1alpha1.ReadyCondition)
-	if ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != pb.Generation {
-		msg := fmt.Sprintf("Playbook %s is not Ready", pb.Name)
-		if ready != nil && ready.Message != "" {
-			msg += ": " + ready.Message
-		}
-		return outcome{reason: ansiblev1alpha1.PlaybookNotReadyReason, message: msg}, reconcile.Result{}, nil
+	if err := dependencyReady(ansiblev1alpha1.PlaybookNotReadyReason, ansiblev1alpha1.PlaybookKind, pb); err != nil {
+		return err
 	}
 	repo := &ansiblev1alpha1.Repository{}
 	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: pb.Spec.RepositoryRef.Name}, repo); err != nil {
-		return outcome{reason: ansiblev1alpha1.PlaybookNotReadyReason, message: fmt.Sprintf("Repository of Playbook %s: %v", pb.Name, err)}, reconcile.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			return waiting(ansiblev1alpha1.PlaybookNotReadyReason, fmt.Sprintf("Repository of Playbook %s: %v", pb.Name, err), 0)
+		}
+		return fmt.Errorf("failed to get Repository %q: %w", pb.Spec.RepositoryRef.Name, err)
 	}
-	in := jobs.Inputs{Playbook: pb, Repository: repo, Config: cfg, OperatorImage: r.Env.OperatorImage, Schedule: s}
-	if o, ok, err := r.applyCronJob(ctx, s, in, computed); err != nil || !ok {
-		return o, reconcile.Result{}, err
-	}
-	if err := r.runNow(ctx, s, in, existing); err != nil {
-		return outcome{}, reconcile.Result{}, err
-	}
+	w.playbook, w.repo = pb, repo
+	return nil
+}
 
-	res := reconcile.Result{}
+// nextRunTime fills status.nextRunTime, computed in spec.timeZone, and
+// requeues when it passes (it is driven by time alone). It leaves Ready's
+// message.
+func (r *ScheduleReconciler) nextRunTime(_ context.Context, s *ansiblev1alpha1.Schedule, w *work) error {
+	computed := w.computed
 	s.Status.NextRunTime = nil
 	if !s.Spec.Suspend {
 		next, err := schedule.Next(computed, s.Spec.TimeZone, r.Clock.Now())
 		if err != nil {
-			return outcome{reason: ansiblev1alpha1.InvalidSpecReason, message: err.Error(), stalled: true}, reconcile.Result{}, nil
+			return stalled(ansiblev1alpha1.InvalidSpecReason, err.Error())
 		}
 		t := metav1.NewTime(next.UTC())
 		s.Status.NextRunTime = &t
-		// nextRunTime is driven by time alone: refresh it when it passes.
-		res.RequeueAfter = min(next.Sub(r.Clock.Now())+time.Second, time.Hour)
+		w.requeueAfter = min(next.Sub(r.Clock.Now())+time.Second, time.Hour)
 	}
 	msg := fmt.Sprintf("CronJob %s runs %q", jobs.CronJobName(s.Name), computed)
 	if s.Spec.TimeZone != "" {
@@ -255,19 +254,23 @@ func (r *ScheduleReconciler) sync(ctx context.Context, s *ansiblev1alpha1.Schedu
 	if s.Spec.Suspend {
 		msg += " (suspended)"
 	}
-	return outcome{ready: true, reason: ansiblev1alpha1.ScheduledReason, message: msg}, res, nil
+	w.ready(ansiblev1alpha1.ScheduledReason, "%s", msg)
+	return nil
 }
 
 // applyCronJob server-side applies the desired CronJob with our field owner,
 // forcing ownership of fields the Python operator's update manager held, and
 // writes nothing when the last applied content is unchanged.
-func (r *ScheduleReconciler) applyCronJob(ctx context.Context, s *ansiblev1alpha1.Schedule, in jobs.Inputs, computed string) (outcome, bool, error) {
+func (r *ScheduleReconciler) applyCronJob(ctx context.Context, s *ansiblev1alpha1.Schedule, w *work) error {
+	computed := w.computed
+	s.Status.ComputedSchedule = computed
+	in := jobs.Inputs{Playbook: w.playbook, Repository: w.repo, Config: w.cfg, OperatorImage: r.Env.OperatorImage}
 	desired, err := jobs.BuildCronJob(in, s, computed)
 	if err != nil {
-		return outcome{reason: ansiblev1alpha1.InvalidSpecReason, message: err.Error(), stalled: true}, false, nil
+		return stalled(ansiblev1alpha1.InvalidSpecReason, err.Error())
 	}
 	if err := controllerutil.SetControllerReference(s, desired, r.Client.Scheme()); err != nil {
-		return outcome{}, false, err
+		return err
 	}
 	current := &batchv1.CronJob{}
 	err = r.Client.Get(ctx, client.ObjectKeyFromObject(desired), current)
@@ -275,17 +278,16 @@ func (r *ScheduleReconciler) applyCronJob(ctx context.Context, s *ansiblev1alpha
 	case apierrors.IsNotFound(err):
 		current = nil
 	case err != nil:
-		return outcome{}, false, err
+		return fmt.Errorf("failed to get CronJob %q: %w", desired.Name, err)
 	}
 	if current != nil {
 		if owner := metav1.GetControllerOf(current); owner != nil && owner.UID != s.UID {
-			msg := fmt.Sprintf("CronJob %s/%s is controlled by %s %s: delete it or rename the Schedule", current.Namespace, current.Name, owner.Kind, owner.Name)
-			return outcome{reason: ansiblev1alpha1.CronJobConflictReason, message: msg, stalled: true}, false, nil
+			return stalled(ansiblev1alpha1.CronJobConflictReason, fmt.Sprintf("CronJob %s/%s is controlled by %s %s: delete it or rename the Schedule", current.Namespace, current.Name, owner.Kind, owner.Name))
 		}
 	}
 	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(desired)
 	if err != nil {
-		return outcome{}, false, err
+		return err
 	}
 	delete(u, "status")
 	unstructured.RemoveNestedField(u, "metadata", "creationTimestamp")
@@ -293,16 +295,16 @@ func (r *ScheduleReconciler) applyCronJob(ctx context.Context, s *ansiblev1alpha
 	unstructured.RemoveNestedField(u, "spec", "jobTemplate", "spec", "template", "metadata", "creationTimestamp")
 	b, err := json.Marshal(u)
 	if err != nil {
-		return outcome{}, false, err
+		return err
 	}
 	sum := sha256.Sum256(b)
 	hash := hex.EncodeToString(sum[:8])
 	adopted, err := r.adoptCronJob(ctx, current)
 	if err != nil {
-		return outcome{}, false, err
+		return err
 	}
 	if !adopted && current != nil && current.Annotations[appliedHashAnnotation] == hash && metav1.IsControlledBy(current, s) {
-		return outcome{}, true, nil
+		return nil
 	}
 	obj := &unstructured.Unstructured{Object: u}
 	ann := obj.GetAnnotations()
@@ -312,12 +314,12 @@ func (r *ScheduleReconciler) applyCronJob(ctx context.Context, s *ansiblev1alpha
 	ann[appliedHashAnnotation] = hash
 	obj.SetAnnotations(ann)
 	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return outcome{}, false, fmt.Errorf("failed to apply CronJob %s: %w", desired.Name, err)
+		return fmt.Errorf("failed to apply CronJob %q: %w", desired.Name, err)
 	}
 	if current == nil {
 		ctrl.LoggerFrom(ctx).Info("Created CronJob", "cronJob", desired.Name, "schedule", computed)
 	}
-	return outcome{}, true, nil
+	return nil
 }
 
 // adoptCronJob hands the fields the Python operator's field manager owns
@@ -344,25 +346,11 @@ func (r *ScheduleReconciler) adoptCronJob(ctx context.Context, current *batchv1.
 	return true, nil
 }
 
-// runNow makes a manual run of the Schedule (its resources apply).
-func (r *ScheduleReconciler) runNow(ctx context.Context, s *ansiblev1alpha1.Schedule, in jobs.Inputs, existing []batchv1.Job) error {
-	return startRun(ctx, r.Client, r.Recorder, s, jobs.OwnerKindSchedule, manualRuns{&s.Status.LastHandledRunNow, &s.Status.LastManualRun, s.Status.Runs}, in, existing)
-}
-
-// observeJobs fills lastRunTime, lastJobRef and lastRunRevision (from the
-// newest Job's own annotations) and BlockedByConcurrency.
-func (r *ScheduleReconciler) observeJobs(s *ansiblev1alpha1.Schedule, list []batchv1.Job) {
-	var newest *batchv1.Job
-	active := 0
-	for i := range list {
-		j := &list[i]
-		if newest == nil || newest.CreationTimestamp.Before(&j.CreationTimestamp) {
-			newest = j
-		}
-		if _, done := runRecord(j, nil); !done {
-			active++
-		}
-	}
+// observeLastRun fills lastRunTime, lastJobRef and lastRunRevision (from
+// the newest run Job's own annotations) and BlockedByConcurrency, from
+// what the run tracker listed.
+func observeLastRun(s *ansiblev1alpha1.Schedule, tr *trackedRuns) {
+	newest, active := tr.newest()
 	if newest != nil {
 		t := newest.CreationTimestamp
 		if newest.Status.StartTime != nil {
@@ -370,7 +358,7 @@ func (r *ScheduleReconciler) observeJobs(s *ansiblev1alpha1.Schedule, list []bat
 		}
 		s.Status.LastRunTime = &t
 		s.Status.LastJobRef = jobRef(newest.Namespace, newest.Name)
-		s.Status.LastRunRevision = newest.Annotations[jobs.RevisionAnnotation]
+		s.Status.LastRunRevision = newest.Annotations[ansiblev1alpha1.RevisionAnnotation]
 	}
 	if active > 0 {
 		setCondition(s, ansiblev1alpha1.BlockedByConcurrencyCondition, metav1.ConditionTrue, ansiblev1alpha1.ConcurrentJobsRunningReason,

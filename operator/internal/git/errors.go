@@ -20,12 +20,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"syscall"
@@ -129,43 +127,6 @@ func Sanitize(s string) string {
 	s = authHeaderRE.ReplaceAllString(s, "$1 "+redacted)
 	s = secretParamRE.ReplaceAllString(s, "$1="+redacted)
 	return s
-}
-
-// minSecretLen is the shortest credential that is redacted literally; shorter
-// ones would mangle every message while hiding next to nothing.
-const minSecretLen = 4
-
-// secrets lists the forms in which auth's credentials could appear in a
-// server's or library's error text.
-func (a Auth) secrets() []string {
-	var out []string
-	add := func(s string) {
-		if len(s) >= minSecretLen {
-			out = append(out, s)
-		}
-	}
-	add(a.Password)
-	add(url.QueryEscape(a.Password))
-	add(url.PathEscape(a.Password))
-	if a.Password != "" {
-		add(url.UserPassword(a.Username, a.Password).String())
-		add(base64.StdEncoding.EncodeToString([]byte(a.Username + ":" + a.Password)))
-	}
-	for _, line := range strings.Split(string(a.SSHPrivateKey), "\n") {
-		if line = strings.TrimSpace(line); !strings.HasPrefix(line, "-----") {
-			add(line)
-		}
-	}
-	return out
-}
-
-// redact applies Sanitize and removes auth's credentials literally, as a
-// second line of defence for text that Sanitize's patterns do not recognise.
-func (a Auth) redact(s string) string {
-	for _, secret := range a.secrets() {
-		s = strings.ReplaceAll(s, secret, redacted)
-	}
-	return Sanitize(s)
 }
 
 // classify turns a transport error into an *Error. op is what was being

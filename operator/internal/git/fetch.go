@@ -167,12 +167,13 @@ func resolveRevision(ctx context.Context, url, revision string, auth Auth, limit
 	return "", newError(RevisionNotFound, "revision %s is ambiguous in %s (%s): give more hex digits", revision, ep.String(), listSome(matches))
 }
 
-// CheckPaths fetches branch at depth 1 into memory (within FetchLimit) and
+// CheckPaths fetches branch (required) at depth 1 into memory (within FetchLimit) and
 // reports which paths are missing at commit. When the branch has moved past
 // commit, the check is impossible at depth 1 and an error says so.
 func CheckPaths(ctx context.Context, url, branch string, auth Auth, commit string, paths []string) ([]string, error) {
 	if branch == "" {
-		branch = "main"
+		// The default branch is the API's (Repository.GetBranch), not ours.
+		return nil, newError(BranchNotFound, "no branch given to check paths on")
 	}
 	ref := plumbing.NewBranchReferenceName(branch)
 	what := fmt.Sprintf("branch %s", branch)

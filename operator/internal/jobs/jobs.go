@@ -46,7 +46,7 @@ const ManualRunTTLSeconds int32 = 3600
 
 // Owner is the Playbook or Schedule a run belongs to.
 type Owner struct {
-	// Kind is OwnerKindPlaybook or OwnerKindSchedule.
+	// Kind is ansiblev1alpha1.PlaybookKind or ansiblev1alpha1.ScheduleKind.
 	Kind string
 	Name string
 	UID  types.UID
@@ -72,9 +72,9 @@ func BuildJob(in Inputs, owner Owner, runID string) (*batchv1.Job, error) {
 		return nil, err
 	}
 	labels := runLabels(owner)
-	labels[RunIDLabel], labels[RunTypeLabel] = RunIDLabelValue(runID), RunTypeManual
+	labels[ansiblev1alpha1.RunIDLabel], labels[ansiblev1alpha1.RunTypeLabel] = RunIDLabelValue(runID), ansiblev1alpha1.RunTypeManual
 	tmpl.Labels = maps.Clone(labels)
-	tmpl.Annotations[RunIDAnnotation] = runID
+	tmpl.Annotations[ansiblev1alpha1.RunIDAnnotation] = runID
 	tmpl.Annotations[OwnerNameAnnotation] = owner.Name
 	backoff, ttl := int32(0), ManualRunTTLSeconds
 	if s := in.Schedule; s != nil {
@@ -88,10 +88,10 @@ func BuildJob(in Inputs, owner Owner, runID string) (*batchv1.Job, error) {
 			Namespace: in.Playbook.Namespace,
 			Labels:    labels,
 			Annotations: map[string]string{
-				RunIDAnnotation:     runID,
-				RevisionAnnotation:  in.Repository.Status.ResolvedRevision,
-				TriggerAnnotation:   TriggerManual,
-				OwnerNameAnnotation: owner.Name,
+				ansiblev1alpha1.RunIDAnnotation:    runID,
+				ansiblev1alpha1.RevisionAnnotation: in.Repository.Status.ResolvedRevision,
+				ansiblev1alpha1.TriggerAnnotation:  ansiblev1alpha1.TriggerManual,
+				OwnerNameAnnotation:                owner.Name,
 			},
 		},
 		Spec: batchv1.JobSpec{
@@ -121,7 +121,7 @@ func BuildCronJob(in Inputs, s *ansiblev1alpha1.Schedule, computedSchedule strin
 	if err != nil {
 		return nil, err
 	}
-	owner := Owner{Kind: OwnerKindSchedule, Name: s.Name, UID: s.UID}
+	owner := Owner{Kind: ansiblev1alpha1.ScheduleKind, Name: s.Name, UID: s.UID}
 	labels := runLabels(owner)
 	tmpl.Labels = maps.Clone(labels)
 	tmpl.Annotations[OwnerNameAnnotation] = s.Name
@@ -139,7 +139,7 @@ func BuildCronJob(in Inputs, s *ansiblev1alpha1.Schedule, computedSchedule strin
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      CronJobName(s.Name),
 			Namespace: s.Namespace,
-			Labels:    OwnerLabels(OwnerKindSchedule, s.Name),
+			Labels:    OwnerLabels(ansiblev1alpha1.ScheduleKind, s.Name),
 		},
 		Spec: batchv1.CronJobSpec{
 			Schedule:                   computedSchedule,
@@ -153,9 +153,9 @@ func BuildCronJob(in Inputs, s *ansiblev1alpha1.Schedule, computedSchedule strin
 				ObjectMeta: metav1.ObjectMeta{
 					Labels: labels,
 					Annotations: map[string]string{
-						RevisionAnnotation:  in.Repository.Status.ResolvedRevision,
-						TriggerAnnotation:   TriggerScheduled,
-						OwnerNameAnnotation: s.Name,
+						ansiblev1alpha1.RevisionAnnotation: in.Repository.Status.ResolvedRevision,
+						ansiblev1alpha1.TriggerAnnotation:  ansiblev1alpha1.TriggerScheduled,
+						OwnerNameAnnotation:                s.Name,
 					},
 				},
 				Spec: batchv1.JobSpec{
@@ -198,13 +198,13 @@ func runLabels(owner Owner) map[string]string {
 
 func checkOwner(o Owner, s *ansiblev1alpha1.Schedule) error {
 	switch {
-	case o.Kind != OwnerKindPlaybook && o.Kind != OwnerKindSchedule:
-		return fmt.Errorf("owner kind %q is not %s or %s", o.Kind, OwnerKindPlaybook, OwnerKindSchedule)
+	case o.Kind != ansiblev1alpha1.PlaybookKind && o.Kind != ansiblev1alpha1.ScheduleKind:
+		return fmt.Errorf("owner kind %q is not %s or %s", o.Kind, ansiblev1alpha1.PlaybookKind, ansiblev1alpha1.ScheduleKind)
 	case o.Name == "":
 		return errors.New("a run needs its owner's name")
-	case o.Kind == OwnerKindSchedule && (s == nil || s.Name != o.Name):
+	case o.Kind == ansiblev1alpha1.ScheduleKind && (s == nil || s.Name != o.Name):
 		return fmt.Errorf("the run of schedule %q needs that Schedule in Inputs.Schedule", o.Name)
-	case o.Kind == OwnerKindPlaybook && s != nil:
+	case o.Kind == ansiblev1alpha1.PlaybookKind && s != nil:
 		return fmt.Errorf("the run of playbook %q has a Schedule in Inputs.Schedule", o.Name)
 	}
 	return nil

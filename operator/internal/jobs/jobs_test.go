@@ -1046,7 +1046,7 @@ func TestPodTemplate_envAndTermination(t *testing.T) {
 // the operator's own locations, and the run spec points at mount dirs.
 func TestBuildJob_noSecretValues(t *testing.T) {
 	in := fullInputs()
-	job, err := BuildJob(in, Owner{Kind: OwnerKindPlaybook, Name: "site"}, "r1")
+	job, err := BuildJob(in, Owner{Kind: ansiblev1alpha1.PlaybookKind, Name: "site"}, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1125,17 +1125,17 @@ func TestBuildJob(t *testing.T) {
 		ttl      int32
 	}{
 		"a Playbook's manual run is not retried and is deleted an hour after it finished": {
-			owner: Owner{Kind: OwnerKindPlaybook, Name: "site", UID: "uid-1"}, ttl: ManualRunTTLSeconds,
+			owner: Owner{Kind: ansiblev1alpha1.PlaybookKind, Name: "site", UID: "uid-1"}, ttl: ManualRunTTLSeconds,
 		},
 		"a Schedule's manual run is named after it and has its backoffLimit and TTL": {
-			owner: Owner{Kind: OwnerKindSchedule, Name: "nightly", UID: "uid-2"},
+			owner: Owner{Kind: ansiblev1alpha1.ScheduleKind, Name: "nightly", UID: "uid-2"},
 			schedule: newSchedule(withScheduleSpec(func(s *ansiblev1alpha1.ScheduleSpec) {
 				s.BackoffLimit, s.TTLSecondsAfterFinished = ptr.To[int32](2), ptr.To[int32](0)
 			})),
 			backoff: 2, ttl: 0,
 		},
 		"a long owner name gets a hashed label value": {
-			owner:    Owner{Kind: OwnerKindSchedule, Name: longSchedule, UID: "uid-3"},
+			owner:    Owner{Kind: ansiblev1alpha1.ScheduleKind, Name: longSchedule, UID: "uid-3"},
 			schedule: newSchedule(func(s *ansiblev1alpha1.Schedule) { s.Name = longSchedule }),
 			backoff:  3, ttl: 3600,
 		},
@@ -1219,7 +1219,7 @@ func TestBuildJob_podFailurePolicy(t *testing.T) {
 		Action:          batchv1.PodFailurePolicyActionIgnore,
 		OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: "DisruptionTarget", Status: "True"}},
 	}}}
-	job, err := BuildJob(newInputs(), Owner{Kind: OwnerKindPlaybook, Name: "site"}, "r1")
+	job, err := BuildJob(newInputs(), Owner{Kind: ansiblev1alpha1.PlaybookKind, Name: "site"}, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1235,11 +1235,11 @@ func TestBuildJob_podFailurePolicy(t *testing.T) {
 }
 
 func TestBuildJob_deterministic(t *testing.T) {
-	a, err := BuildJob(fullInputs(), Owner{Kind: OwnerKindPlaybook, Name: "site"}, "r1")
+	a, err := BuildJob(fullInputs(), Owner{Kind: ansiblev1alpha1.PlaybookKind, Name: "site"}, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := BuildJob(fullInputs(), Owner{Kind: OwnerKindPlaybook, Name: "site"}, "r1")
+	b, err := BuildJob(fullInputs(), Owner{Kind: ansiblev1alpha1.PlaybookKind, Name: "site"}, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1298,7 +1298,7 @@ func TestBuild_errors(t *testing.T) {
 			in: newInputs(), ownerKind: "Repository", wantErr: `owner kind "Repository" is not Playbook or Schedule`,
 		},
 		"a Schedule's run without its Schedule": {
-			in: newInputs(), ownerKind: OwnerKindSchedule, wantErr: `the run of schedule "site" needs that Schedule in Inputs.Schedule`,
+			in: newInputs(), ownerKind: ansiblev1alpha1.ScheduleKind, wantErr: `the run of schedule "site" needs that Schedule in Inputs.Schedule`,
 		},
 		"an empty run id": {
 			in: newInputs(), runID: "-", wantErr: "needs a run id",
@@ -1306,7 +1306,7 @@ func TestBuild_errors(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			kind, runID := OwnerKindPlaybook, "r1"
+			kind, runID := ansiblev1alpha1.PlaybookKind, "r1"
 			if tc.ownerKind != "" {
 				kind = tc.ownerKind
 			}
@@ -1370,7 +1370,7 @@ func TestBuildCronJob(t *testing.T) {
 			if errs := apivalidation.ValidateObjectMeta(&cj.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata")); len(errs) > 0 {
 				t.Errorf("CronJob metadata: %v", errs)
 			}
-			labels := OwnerLabels(OwnerKindSchedule, "nightly")
+			labels := OwnerLabels(ansiblev1alpha1.ScheduleKind, "nightly")
 			if labels["ansible.cloud37.dev/managed-by"] != "ansible-operator" {
 				t.Errorf("owner labels %v lack the Python operator's managed-by label", labels)
 			}
@@ -1379,7 +1379,7 @@ func TestBuildCronJob(t *testing.T) {
 				t.Errorf("CronJob metadata (-want +got):\n%s", d)
 			}
 			// The Jobs and pods also carry the Schedule's UID.
-			labels = runLabels(Owner{Kind: OwnerKindSchedule, Name: "nightly", UID: tc.schedule.UID})
+			labels = runLabels(Owner{Kind: ansiblev1alpha1.ScheduleKind, Name: "nightly", UID: tc.schedule.UID})
 			wantJobMeta := metav1.ObjectMeta{
 				Labels:      labels,
 				Annotations: map[string]string{"ansible.cloud37.dev/revision": commit, "ansible.cloud37.dev/trigger": "scheduled", "ansible.cloud37.dev/owner-name": "nightly"},
@@ -1480,12 +1480,12 @@ func TestBuildJob_scheduleRunsDoNotCollideWithPlaybookRuns(t *testing.T) {
 	// A Schedule's manual run is named after the Schedule, not the Playbook,
 	// so a Playbook and a Schedule using the same run id do not collide.
 	in := newInputs(withPlaybook(withPlaybookName("site")))
-	a, err := BuildJob(in, Owner{Kind: OwnerKindPlaybook, Name: "site"}, "r1")
+	a, err := BuildJob(in, Owner{Kind: ansiblev1alpha1.PlaybookKind, Name: "site"}, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	in.Schedule = newSchedule(func(s *ansiblev1alpha1.Schedule) { s.Name = "site" })
-	b, err := BuildJob(in, Owner{Kind: OwnerKindSchedule, Name: "site"}, "r1")
+	b, err := BuildJob(in, Owner{Kind: ansiblev1alpha1.ScheduleKind, Name: "site"}, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}

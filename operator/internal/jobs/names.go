@@ -43,12 +43,6 @@ const (
 	// ComponentValue is the value of ComponentLabel: executor pods and
 	// their Jobs and CronJobs.
 	ComponentValue = "executor"
-	// OwnerKindLabel is the kind of the object a run belongs to: Playbook
-	// or Schedule.
-	OwnerKindLabel = "ansible.cloud37.dev/owner-kind"
-	// OwnerNameLabel is the name of the object a run belongs to, made a
-	// valid label value by LabelValue.
-	OwnerNameLabel = "ansible.cloud37.dev/owner-name"
 	// PythonManagedByLabel is the Python operator's managed-by label, kept
 	// on every object so that scripts and NetworkPolicies written for it
 	// still select the runs; its value is PythonManagedByValue.
@@ -56,14 +50,6 @@ const (
 	// PythonManagedByValue is the Python operator's value of
 	// PythonManagedByLabel.
 	PythonManagedByValue = "ansible-operator"
-	// RunIDLabel is on a manual run's Job and pods: its run id, made a valid
-	// label value by RunIDLabelValue, as the Python operator labelled them.
-	RunIDLabel = "ansible.cloud37.dev/run-id"
-	// RunTypeLabel is on a manual run's Job and pods, with the value
-	// RunTypeManual (the Python operator's label).
-	RunTypeLabel = "ansible.cloud37.dev/run-type"
-	// RunTypeManual is the value of RunTypeLabel.
-	RunTypeManual = "manual"
 	// OwnerUIDLabel is the UID of the object a run belongs to (on Jobs and
 	// pods, not on CronJobs): a run's pods outlive a deleted owner only
 	// until the operator sees that no object of that UID is left.
@@ -82,33 +68,14 @@ const RunRecordFinalizer = "ansible.cloud37.dev/run-record"
 // creates carry them too: Job defaulting does not copy pod template
 // annotations to the Job).
 const (
-	// RunIDAnnotation is the run id of a manual run (the value of the
-	// run-now annotation). Scheduled runs have none: their run id is the
-	// Job's name.
-	RunIDAnnotation = "ansible.cloud37.dev/run-id"
-	// RevisionAnnotation is the repository commit the run checks out.
-	RevisionAnnotation = "ansible.cloud37.dev/revision"
 	// OwnerNameAnnotation is the full name of the Playbook or Schedule a
-	// run belongs to; OwnerNameLabel may be shortened by LabelValue, so map
+	// run belongs to; v1alpha1.OwnerNameLabel may be shortened by LabelValue, so map
 	// a Job back to its owner with this annotation.
 	OwnerNameAnnotation = "ansible.cloud37.dev/owner-name"
-	// TriggerAnnotation says why the run exists: TriggerManual or
-	// TriggerScheduled.
-	TriggerAnnotation = "ansible.cloud37.dev/trigger"
-	// TriggerManual is a run started by the run-now annotation.
-	TriggerManual = "manual"
-	// TriggerScheduled is a run started by a Schedule's CronJob.
-	TriggerScheduled = "scheduled"
 	// RecordedAnnotation marks a finished Job whose run is in its owner's
 	// status: status.runs keeps only the last runs, so this, not the list,
 	// says that a run was counted and announced.
 	RecordedAnnotation = "ansible.cloud37.dev/recorded"
-)
-
-// Owner kinds for OwnerKindLabel and JobName.
-const (
-	OwnerKindPlaybook = "Playbook"
-	OwnerKindSchedule = "Schedule"
 )
 
 const (
@@ -144,7 +111,7 @@ func CronJobName(schedule string) string {
 // LabelValue makes s a valid label value: s itself when it has at most 63
 // characters (object names are valid label values), else its first
 // characters, "-" and 8 hex digits of sha256(s), within 63. Use it to
-// select by OwnerNameLabel.
+// select by v1alpha1.OwnerNameLabel.
 func LabelValue(s string) string {
 	if len(s) <= maxLabelValueLen {
 		return s

@@ -74,10 +74,9 @@ const (
 	secretFileMode int32 = 0o400
 )
 
-// Defaults of Repository.spec.paths and branch for objects stored without
-// them (the CRD defaults apply only where the enclosing object is present).
+// Defaults of Repository.spec.paths for objects stored without them (the
+// CRD defaults apply only where the enclosing object is present).
 const (
-	defaultBranch           = "main"
 	defaultInventoryDir     = "inventory"
 	defaultRolesDir         = "roles"
 	defaultRequirementsFile = "requirements.yml"
@@ -130,6 +129,17 @@ func withImageDefaults(cfg opconfig.Config) opconfig.Config {
 		img.Tag = opconfig.DefaultTag
 	}
 	return cfg
+}
+
+// ServiceAccountName is the service account a run of the Playbook uses:
+// spec.runtime.serviceAccountName, else the operator config's executor
+// default, else none (the pod then gets no API token). The controller's
+// preflight checks that it exists.
+func ServiceAccountName(pb *ansiblev1alpha1.Playbook, cfg opconfig.Config) string {
+	if sa := runtimeOf(pb).ServiceAccountName; sa != "" {
+		return sa
+	}
+	return cfg.ExecutorDefaults.ServiceAccountName
 }
 
 // runtimeOf returns the Playbook's runtime, or an empty one.
@@ -212,10 +222,7 @@ func podTemplate(in Inputs, runID string) (corev1.PodTemplateSpec, error) {
 		SecurityContext: defaultSecurityContext(),
 	}
 
-	sa := rt.ServiceAccountName
-	if sa == "" {
-		sa = in.Config.ExecutorDefaults.ServiceAccountName
-	}
+	sa := ServiceAccountName(pb, in.Config)
 	podSpec := corev1.PodSpec{
 		RestartPolicy:      corev1.RestartPolicyNever,
 		ServiceAccountName: sa,
@@ -241,7 +248,7 @@ func podTemplate(in Inputs, runID string) (corev1.PodTemplateSpec, error) {
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{
 			Labels:      commonLabels(),
-			Annotations: map[string]string{RevisionAnnotation: spec.Repository.Commit},
+			Annotations: map[string]string{ansiblev1alpha1.RevisionAnnotation: spec.Repository.Commit},
 			Finalizers:  []string{RunRecordFinalizer},
 		},
 		Spec: podSpec,
@@ -271,7 +278,7 @@ func buildRunSpec(in Inputs, runID string, extraVarsDirs []string) (runspec.Spec
 		RunID: runID,
 		Repository: runspec.Repository{
 			URL:                   repo.Spec.URL,
-			Branch:                repo.Spec.Branch,
+			Branch:                repo.GetBranch(),
 			Commit:                repo.Status.ResolvedRevision,
 			StrictHostKeyChecking: true,
 		},
@@ -280,9 +287,6 @@ func buildRunSpec(in Inputs, runID string, extraVarsDirs []string) (runspec.Spec
 		ExtraVarsSecretDirs: extraVarsDirs,
 	}
 	r := &rs.Repository
-	if r.Branch == "" {
-		r.Branch = defaultBranch
-	}
 	if g := repo.Spec.Git; g != nil {
 		r.Shallow, r.Submodules = g.Shallow, g.Submodules
 	}
@@ -421,7 +425,7 @@ func buildVolumes(in Inputs) (volumeSet, error) {
 	vs.add(emptyDir(workspaceVolume), corev1.VolumeMount{MountPath: runspec.WorkspaceDir})
 	vs.add(emptyDir(homeVolume), corev1.VolumeMount{MountPath: runspec.HomeDir})
 	vs.add(emptyDir(tmpVolume), corev1.VolumeMount{MountPath: runspec.TmpDir})
-	if claim := cacheClaim(repo, in.Config); claim != "" {
+	if claim := CacheClaim(repo, in.Config); claim != "" {
 		vs.add(corev1.Volume{Name: cacheVolume, VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim},
 		}}, corev1.VolumeMount{MountPath: path.Join(runspec.HomeDir, ".ansible")})
@@ -481,9 +485,10 @@ func buildVolumes(in Inputs) (volumeSet, error) {
 	return vs, nil
 }
 
-// cacheClaim is the PersistentVolumeClaim mounted at ~/.ansible: the
-// Repository's cache, else the operator config's, else none.
-func cacheClaim(repo *ansiblev1alpha1.Repository, cfg opconfig.Config) string {
+// CacheClaim is the PersistentVolumeClaim a run mounts at ~/.ansible: the
+// Repository's cache, else the operator config's, else none. The
+// controller's preflight checks that this claim exists.
+func CacheClaim(repo *ansiblev1alpha1.Repository, cfg opconfig.Config) string {
 	if c := repo.Spec.Cache; c != nil && c.Strategy == ansiblev1alpha1.CacheStrategyPVC && c.PVCName != "" {
 		return c.PVCName
 	}
@@ -568,7 +573,7 @@ func commonLabels() map[string]string {
 // them to select that owner's Jobs.
 func OwnerLabels(kind, name string) map[string]string {
 	l := commonLabels()
-	l[OwnerKindLabel] = kind
-	l[OwnerNameLabel] = LabelValue(name)
+	l[ansiblev1alpha1.OwnerKindLabel] = kind
+	l[ansiblev1alpha1.OwnerNameLabel] = LabelValue(name)
 	return l
 }

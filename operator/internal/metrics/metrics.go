@@ -24,6 +24,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
 )
 
 // Label values of the result label, the Python operator's.
@@ -67,13 +69,13 @@ func init() {
 	// Every series exists from the start at zero, so that a rate() in an
 	// alert (kustomize/components/servicemonitor) sees the first error and
 	// not an absent series.
-	for _, kind := range []string{"Repository", "Playbook", "Schedule"} {
+	for _, kind := range []string{ansiblev1alpha1.RepositoryKind, ansiblev1alpha1.PlaybookKind, ansiblev1alpha1.ScheduleKind} {
 		for _, result := range []string{resultStarted, resultSuccess, resultError} {
 			ReconcileTotal.WithLabelValues(kind, result)
 		}
 		ReconcileDuration.WithLabelValues(kind)
 	}
-	for _, kind := range []string{"Playbook", "Schedule"} {
+	for _, kind := range []string{ansiblev1alpha1.PlaybookKind, ansiblev1alpha1.ScheduleKind} {
 		for _, result := range []string{resultSuccess, resultFailure} {
 			JobRunsTotal.WithLabelValues(kind, result)
 		}

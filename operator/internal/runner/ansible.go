@@ -216,10 +216,10 @@ func (r *run) runPlaybook(ctx context.Context, p paths) (runspec.Summary, error)
 			sum.Message += ": " + line
 		}
 	}
-	sum.Message = r.redact.apply(sum.Message)
+	sum.Message = r.redact.Apply(sum.Message)
 	for i := range sum.Failures {
-		sum.Failures[i].Message = r.redact.apply(sum.Failures[i].Message)
-		sum.Failures[i].Task = r.redact.apply(sum.Failures[i].Task)
+		sum.Failures[i].Message = r.redact.Apply(sum.Failures[i].Message)
+		sum.Failures[i].Task = r.redact.Apply(sum.Failures[i].Task)
 	}
 	return sum, nil
 }

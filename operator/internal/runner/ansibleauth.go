@@ -51,16 +51,16 @@ func (r *run) ansibleAuth(a gitAuth) (map[string]string, error) {
 	}
 	switch ep.Protocol {
 	case "http", "https":
-		if a.password == "" {
+		if a.Password == "" {
 			return nil, nil
 		}
-		entry := fmt.Sprintf("machine %s\n  login %s\n  password %s\n", ep.Host, netrcToken(a.username), netrcToken(a.password))
+		entry := fmt.Sprintf("machine %s\n  login %s\n  password %s\n", ep.Host, netrcToken(a.Username), netrcToken(a.Password))
 		if err := writePrivate(filepath.Join(r.opts.Home, netrcFile), entry); err != nil {
 			return nil, fail(ReasonGitFailed, "failed to write ~/%s for ansible: %s", netrcFile, pathError(err))
 		}
 		return nil, nil
 	case "ssh":
-		if len(a.privateKey) == 0 {
+		if len(a.SSHPrivateKey) == 0 {
 			return nil, nil
 		}
 		dir := filepath.Join(r.opts.Home, sshDir)
@@ -69,7 +69,7 @@ func (r *run) ansibleAuth(a gitAuth) (map[string]string, error) {
 		}
 		key, config := filepath.Join(dir, sshKeyFile), filepath.Join(dir, sshConfigFile)
 		known, strict := spec.KnownHostsFile, "yes"
-		if !a.strict {
+		if a.InsecureIgnoreHostKey {
 			known, strict = os.DevNull, "no"
 		}
 		// Host matches the host name git passes to ssh; values are quoted
@@ -77,7 +77,7 @@ func (r *run) ansibleAuth(a gitAuth) (map[string]string, error) {
 		cfg := fmt.Sprintf("Host %s\n  IdentityFile %q\n  IdentitiesOnly yes\n  UserKnownHostsFile %q\n  StrictHostKeyChecking %s\n", ep.Host, key, known, strict)
 		// OpenSSH refuses a key file without its final newline, which a
 		// Secret's value may lack.
-		if err := writePrivate(key, strings.TrimRight(string(a.privateKey), "\n")+"\n"); err != nil {
+		if err := writePrivate(key, strings.TrimRight(string(a.SSHPrivateKey), "\n")+"\n"); err != nil {
 			return nil, fail(ReasonGitFailed, "failed to write the ssh key for ansible: %s", pathError(err))
 		}
 		if err := writePrivate(config, cfg); err != nil {

@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -37,13 +36,6 @@ import (
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/runspec"
 )
 
-// Auth methods of runspec.Repository.AuthMethod.
-const (
-	authSSH   = "ssh"
-	authHTTPS = "https"
-	authToken = "token"
-)
-
 const (
 	// deepenDepth is the second, deeper fetch of a shallow run whose commit
 	// is not the branch tip: enough for a branch that moved on a little
@@ -56,18 +48,16 @@ const (
 // gitAuth is the Repository's credentials, read from the mounted Secret and
 // known_hosts file; they stay in memory and go to go-git's transports only.
 type gitAuth struct {
-	username, password string
-	privateKey         []byte
-	knownHosts         []byte
-	strict             bool
+	git.Auth
 	// repoHost is the host:port of the repository URL: http credentials are
 	// sent to it only, never to a submodule on another host.
 	repoHost string
 }
 
-// loadAuth reads the auth Secret's files for r.AuthMethod.
+// loadAuth reads the auth Secret's files for r.AuthMethod (git.Credentials
+// decides which keys the method takes) and the known_hosts file.
 func loadAuth(r runspec.Repository) (gitAuth, error) {
-	a := gitAuth{strict: r.StrictHostKeyChecking}
+	var a gitAuth
 	if err := git.ValidateURL(r.URL); err != nil {
 		return a, fail(ReasonInvalidSpec, "%s", err.Error())
 	}
@@ -76,54 +66,26 @@ func loadAuth(r runspec.Repository) (gitAuth, error) {
 		return a, fail(ReasonInvalidSpec, "invalid repository URL: it cannot be parsed")
 	}
 	a.repoHost = hostPort(ep)
-	read := func(key string) ([]byte, bool, error) {
+	creds, err := git.Credentials(r.AuthMethod, func(key string) ([]byte, error) {
 		b, err := os.ReadFile(filepath.Join(r.AuthDir, key))
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, false, nil
+			return nil, nil
 		}
 		if err != nil {
-			return nil, false, fail(ReasonGitFailed, "failed to read the key %s of the git auth Secret: %s", key, pathError(err))
+			return nil, fail(ReasonGitFailed, "failed to read the key %s of the git auth Secret: %s", key, pathError(err))
 		}
-		return b, len(b) > 0, nil
+		return b, nil
+	})
+	var missing *git.MissingKeyError
+	switch {
+	case errors.As(err, &missing):
+		return a, fail(ReasonGitFailed, "the git auth Secret has no key %s in %s, which auth.method %s needs", missing.Keys, r.AuthDir, missing.Method)
+	case err != nil:
+		return a, err
 	}
-	switch r.AuthMethod {
-	case authSSH:
-		key, ok, err := read("ssh-privatekey")
-		if err != nil {
-			return a, err
-		}
-		if !ok {
-			return a, fail(ReasonGitFailed, "the git auth Secret has no key ssh-privatekey (looked in %s), which auth.method ssh needs", r.AuthDir)
-		}
-		a.privateKey = key
-	case authHTTPS, authToken:
-		token, hasToken, err := read("token")
-		if err != nil {
-			return a, err
-		}
-		user, _, err := read("username")
-		if err != nil {
-			return a, err
-		}
-		password, hasPassword, err := read("password")
-		if err != nil {
-			return a, err
-		}
-		switch {
-		case hasToken:
-			a.username, a.password = string(user), string(token)
-			if a.username == "" {
-				a.username = "oauth2"
-			}
-		case r.AuthMethod == authHTTPS && hasPassword:
-			a.username, a.password = string(user), string(password)
-		case r.AuthMethod == authHTTPS:
-			return a, fail(ReasonGitFailed, "the git auth Secret has no key token (or username and password) in %s, which auth.method https needs", r.AuthDir)
-		default:
-			return a, fail(ReasonGitFailed, "the git auth Secret has no key token in %s, which auth.method token needs", r.AuthDir)
-		}
-	}
-	if ep.Protocol == "ssh" && a.strict {
+	a.Auth = creds
+	a.InsecureIgnoreHostKey = !r.StrictHostKeyChecking
+	if ep.Protocol == "ssh" && r.StrictHostKeyChecking {
 		if r.KnownHostsFile == "" {
 			return a, fail(ReasonGitFailed, "strict host key checking needs a known_hosts file: set spec.ssh.knownHostsConfigMapRef on the Repository, or strictHostKeyChecking: false")
 		}
@@ -131,33 +93,16 @@ func loadAuth(r runspec.Repository) (gitAuth, error) {
 		if err != nil {
 			return a, fail(ReasonGitFailed, "failed to read the known_hosts file %s (strict host key checking needs it): %s", r.KnownHostsFile, pathError(err))
 		}
-		a.knownHosts = b
+		a.SSHKnownHosts = b
 	}
 	return a, nil
-}
-
-// secrets lists the credentials for redaction.
-func (a gitAuth) secrets() []string {
-	out := []string{a.password, url.QueryEscape(a.password), url.PathEscape(a.password)}
-	if a.password != "" {
-		out = append(out, url.UserPassword(a.username, a.password).String())
-	}
-	for _, line := range strings.Split(string(a.privateKey), "\n") {
-		if line = strings.TrimSpace(line); !strings.HasPrefix(line, "-----") {
-			out = append(out, line)
-		}
-	}
-	return out
 }
 
 // method returns the go-git auth for rawURL (git.TransportAuth): the key and
 // known_hosts check for any ssh host, http credentials for the repository's
 // host only. hostKeyErr receives the verdict of the host key check.
 func (a gitAuth) method(rawURL string, hostKeyErr *error) (transport.AuthMethod, error) {
-	return git.TransportAuth(rawURL, git.Auth{
-		Username: a.username, Password: a.password, SSHPrivateKey: a.privateKey,
-		SSHKnownHosts: a.knownHosts, InsecureIgnoreHostKey: !a.strict,
-	}, a.repoHost, hostKeyErr)
+	return git.TransportAuth(rawURL, a.Auth, a.repoHost, hostKeyErr)
 }
 
 // hostPort is host:port with the scheme's default port filled in.
@@ -251,7 +196,7 @@ func (r *run) checkout(ctx context.Context, auth gitAuth) error {
 			continue
 		case at.depth > 1:
 			// A server that cannot deepen: the full fetch comes next.
-			r.log("Failed to fetch %s of %s, fetching the whole history: %s", at.what, what, r.redact.apply(err.Error()))
+			r.log("Failed to fetch %s of %s, fetching the whole history: %s", at.what, what, r.redact.Apply(err.Error()))
 			continue
 		default:
 			return fail(ReasonGitFailed, "%s", r.fetchError(ctx, err, hostKeyErr, at.what, what))
@@ -274,7 +219,7 @@ func (r *run) checkout(ctx context.Context, auth gitAuth) error {
 		return fail(ReasonGitFailed, "failed to open the work tree: %s", err)
 	}
 	if err := wt.Checkout(&gogit.CheckoutOptions{Hash: hash, Force: true}); err != nil {
-		return fail(ReasonGitFailed, "failed to check out commit %s: %s", spec.Commit, r.redact.apply(err.Error()))
+		return fail(ReasonGitFailed, "failed to check out commit %s: %s", spec.Commit, r.redact.Apply(err.Error()))
 	}
 	if spec.Submodules {
 		if err := r.updateSubmodules(ctx, wt, spec.URL, auth, 1); err != nil {
@@ -309,7 +254,7 @@ func initRepo(dir, rawURL string) (*gogit.Repository, error) {
 func (r *run) updateSubmodules(ctx context.Context, wt *gogit.Worktree, parentURL string, auth gitAuth, level int) error {
 	subs, err := wt.Submodules()
 	if err != nil {
-		return fail(ReasonGitFailed, "failed to read .gitmodules: %s", r.redact.apply(err.Error()))
+		return fail(ReasonGitFailed, "failed to read .gitmodules: %s", r.redact.Apply(err.Error()))
 	}
 	for _, sub := range subs {
 		cfg := sub.Config()
@@ -337,11 +282,11 @@ func (r *run) updateSubmodules(ctx context.Context, wt *gogit.Worktree, parentUR
 		}
 		subRepo, err := sub.Repository()
 		if err != nil {
-			return fail(ReasonGitFailed, "submodule %q: %s", cfg.Path, r.redact.apply(err.Error()))
+			return fail(ReasonGitFailed, "submodule %q: %s", cfg.Path, r.redact.Apply(err.Error()))
 		}
 		subWT, err := subRepo.Worktree()
 		if err != nil {
-			return fail(ReasonGitFailed, "submodule %q: %s", cfg.Path, r.redact.apply(err.Error()))
+			return fail(ReasonGitFailed, "submodule %q: %s", cfg.Path, r.redact.Apply(err.Error()))
 		}
 		if err := r.updateSubmodules(ctx, subWT, subURL, auth, level+1); err != nil {
 			return err
@@ -371,7 +316,7 @@ func (r *run) fetchError(ctx context.Context, err, hostKeyErr error, what, where
 	case hostKeyErr != nil && errors.As(hostKeyErr, &gitErr):
 		return gitErr.Message
 	case hostKeyErr != nil:
-		return fmt.Sprintf("host key of %s rejected: %s", where, r.redact.apply(hostKeyErr.Error()))
+		return fmt.Sprintf("host key of %s rejected: %s", where, r.redact.Apply(hostKeyErr.Error()))
 	case ctx.Err() != nil:
 		return fmt.Sprintf("canceled while fetching %s of %s", what, where)
 	case errors.Is(err, transport.ErrAuthenticationRequired):
@@ -383,7 +328,7 @@ func (r *run) fetchError(ctx context.Context, err, hostKeyErr error, what, where
 	case strings.Contains(err.Error(), "unable to authenticate"):
 		return fmt.Sprintf("ssh authentication failed for %s: the server refused the private key", where)
 	}
-	return fmt.Sprintf("failed to fetch %s of %s: %s", what, where, r.redact.apply(err.Error()))
+	return fmt.Sprintf("failed to fetch %s of %s: %s", what, where, r.redact.Apply(err.Error()))
 }
 
 // displayURL is the URL for messages, without userinfo secrets.

@@ -106,7 +106,7 @@ type run struct {
 	log     func(format string, args ...any)
 	// redact removes credentials and secret values from text bound for the
 	// summary or the log.
-	redact *redactor
+	redact *git.Redactor
 	// authEnv is the environment that gives ansible the repository's
 	// credentials (ansibleAuth).
 	authEnv map[string]string
@@ -130,10 +130,10 @@ func Run(ctx context.Context, spec runspec.Spec, opts Options) runspec.Summary {
 		spec:    spec,
 		opts:    opts,
 		repoDir: filepath.Join(opts.Workspace, RepoSubdir),
-		redact:  &redactor{},
+		redact:  &git.Redactor{},
 	}
 	r.log = func(format string, args ...any) {
-		msg := r.redact.apply(fmt.Sprintf(format, args...))
+		msg := r.redact.Apply(fmt.Sprintf(format, args...))
 		_, _ = fmt.Fprintf(opts.Stderr, "playbook-runner: %s\n", msg)
 	}
 	sum, err := r.execute(ctx)
@@ -145,7 +145,7 @@ func Run(ctx context.Context, spec runspec.Spec, opts Options) runspec.Summary {
 		sum = runspec.Summary{
 			Result:   ResultFailed,
 			Reason:   se.reason,
-			Message:  r.redact.apply(se.message),
+			Message:  r.redact.Apply(se.message),
 			ExitCode: SetupFailedExitCode,
 		}
 		r.log("Run failed before ansible-playbook started (%s): %s", sum.Reason, sum.Message)
@@ -168,7 +168,7 @@ func (r *run) execute(ctx context.Context) (runspec.Summary, error) {
 	if err != nil {
 		return runspec.Summary{}, err
 	}
-	r.redact.add(minGitSecretLen, auth.secrets()...)
+	r.redact.Add(git.MinSecretLen, auth.Secrets()...)
 
 	fetchStart := time.Now()
 	if err := r.checkout(ctx, auth); err != nil {
@@ -188,7 +188,7 @@ func (r *run) execute(ctx context.Context) (runspec.Summary, error) {
 	if err != nil {
 		return runspec.Summary{}, err
 	}
-	r.redact.add(minVarSecretLen, secretValues...)
+	r.redact.Add(minVarSecretLen, secretValues...)
 	if vars != nil {
 		file, err := writeExtraVars(r.opts.TmpDir, vars)
 		if err != nil {
@@ -218,7 +218,7 @@ func validate(s runspec.Spec) error {
 		return fail(ReasonInvalidSpec, "invalid run spec: repository.commit %q is not a full 40-hex commit hash", s.Repository.Commit)
 	}
 	switch s.Repository.AuthMethod {
-	case "", authSSH, authHTTPS, authToken:
+	case "", git.MethodSSH, git.MethodHTTPS, git.MethodToken:
 	default:
 		return fail(ReasonInvalidSpec, "invalid run spec: repository.authMethod %q is not ssh, https, token or empty", s.Repository.AuthMethod)
 	}

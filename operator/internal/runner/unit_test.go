@@ -26,6 +26,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/git"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/runspec"
 )
 
@@ -479,10 +480,10 @@ func TestAttempts(t *testing.T) {
 }
 
 func TestRedactor(t *testing.T) {
-	r := &redactor{}
-	r.add(minGitSecretLen, "tok3n-value", "abc")
-	r.add(minVarSecretLen, "short", "line one is long\nsecond-line-long")
-	got := r.apply("tok3n-value abc short line one is long second-line-long https://user:pw@host/x")
+	r := &git.Redactor{}
+	r.Add(git.MinSecretLen, "tok3n-value", "abc")
+	r.Add(minVarSecretLen, "short", "line one is long\nsecond-line-long")
+	got := r.Apply("tok3n-value abc short line one is long second-line-long https://user:pw@host/x")
 	want := "[redacted] abc short [redacted] [redacted] https://host/x"
 	if got != want {
 		t.Errorf("apply() = %q, want %q", got, want)

@@ -47,7 +47,7 @@ func runPods(t *testing.T, namespace string) map[string]corev1.PodTemplateSpec {
 		Status:     ansiblev1alpha1.RepositoryStatus{ResolvedRevision: strings.Repeat("ab", 20)},
 	}
 	in := jobs.Inputs{Playbook: pb, Repository: repo, Config: opconfig.Default(), OperatorImage: "localhost:5000/ansible-playbook-operator:dev"}
-	job, err := jobs.BuildJob(in, jobs.Owner{Kind: jobs.OwnerKindPlaybook, Name: pb.Name}, "r1")
+	job, err := jobs.BuildJob(in, jobs.Owner{Kind: ansiblev1alpha1.PlaybookKind, Name: pb.Name}, "r1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
-	"github.com/cloud37/ansible-playbook-operator/operator/internal/gittest"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/testenv"
 )
@@ -108,8 +107,7 @@ func TestCluster_disruptions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := c.namespace(t, "e2e-disrupt")
-			src := gittest.NewRepo(t, map[string]string{"site.yml": slowPlaybook, "inventory/hosts.ini": "localhost ansible_connection=local\n"})
-			f := c.createRun(t, ns, gittest.StartDaemon(t, src.Bare(t), gittest.On(c.hostIP)), nil, nil)
+			f := c.createSlowRun(t, ns)
 			before := c.runsCounted(t, "Playbook")
 			c.runNow(t, f.pb, "disrupted")
 			testenv.Eventually(t, "the run's pod running", 2*time.Minute, func() (bool, string) {

@@ -42,6 +42,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	ansiblev1alpha1 "github.com/cloud37/ansible-playbook-operator/operator/api/v1alpha1"
+	"github.com/cloud37/ansible-playbook-operator/operator/internal/gittest"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/jobs"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/promtext"
 	"github.com/cloud37/ansible-playbook-operator/operator/internal/testenv"
@@ -162,6 +163,15 @@ type runFixture struct {
 	ns   string
 	repo *ansiblev1alpha1.Repository
 	pb   *ansiblev1alpha1.Playbook
+}
+
+// createSlowRun is createRun for a Repository that serves slowPlaybook with
+// a local inventory from a git daemon on the bridge: a run that lasts long
+// enough to be disrupted.
+func (c *liveCluster) createSlowRun(t *testing.T, ns string) *runFixture {
+	t.Helper()
+	src := gittest.NewRepo(t, map[string]string{"site.yml": slowPlaybook, "inventory/hosts.ini": "localhost ansible_connection=local\n"})
+	return c.createRun(t, ns, gittest.StartDaemon(t, src.Bare(t), gittest.On(c.hostIP)), nil, nil)
 }
 
 // createRun creates the Repository (url) and the Playbook (edited by

@@ -114,8 +114,7 @@ func TestCluster_evictedRun(t *testing.T) {
 	c.ensureOperator(t)
 	ctx := context.Background()
 	ns := c.namespace(t, "e2e-evict")
-	src := gittest.NewRepo(t, map[string]string{"site.yml": slowPlaybook, "inventory/hosts.ini": "localhost ansible_connection=local\n"})
-	f := c.createRun(t, ns, gittest.StartDaemon(t, src.Bare(t), gittest.On(c.hostIP)), nil, nil)
+	f := c.createSlowRun(t, ns)
 	c.runNow(t, f.pb, "evicted")
 	pod := c.waitRunning(t, ns)
 	job := pod.Labels["batch.kubernetes.io/job-name"]
@@ -165,8 +164,7 @@ func TestCluster_ownerDeletedDuringARun(t *testing.T) {
 	c.ensureOperator(t)
 	ctx := context.Background()
 	ns := c.namespace(t, "e2e-owner-gone")
-	src := gittest.NewRepo(t, map[string]string{"site.yml": slowPlaybook, "inventory/hosts.ini": "localhost ansible_connection=local\n"})
-	f := c.createRun(t, ns, gittest.StartDaemon(t, src.Bare(t), gittest.On(c.hostIP)), nil, nil)
+	f := c.createSlowRun(t, ns)
 	c.runNow(t, f.pb, "orphaned")
 	pod := c.waitRunning(t, ns)
 	if !slices.Contains(pod.Finalizers, runRecordFinalizer) {
@@ -190,8 +188,7 @@ func TestCluster_operatorDownDuringARun(t *testing.T) {
 	c.ensureOperator(t)
 	ctx := context.Background()
 	ns := c.namespace(t, "e2e-operator-down")
-	src := gittest.NewRepo(t, map[string]string{"site.yml": slowPlaybook, "inventory/hosts.ini": "localhost ansible_connection=local\n"})
-	f := c.createRun(t, ns, gittest.StartDaemon(t, src.Bare(t), gittest.On(c.hostIP)), nil, nil)
+	f := c.createSlowRun(t, ns)
 	s := &ansiblev1alpha1.Schedule{ObjectMeta: metav1.ObjectMeta{Name: "ttl-zero", Namespace: ns},
 		Spec: ansiblev1alpha1.ScheduleSpec{PlaybookRef: ansiblev1alpha1.ObjectReference{Name: f.pb.Name}, Schedule: "0 0 1 1 *", TTLSecondsAfterFinished: ptr.To[int32](0)}}
 	if err := c.client.Create(ctx, s); err != nil {

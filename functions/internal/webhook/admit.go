@@ -42,7 +42,7 @@ const (
 	// ScopePods pins Pods (and ephemeral containers) only: workloads stay
 	// as applied, so GitOps tools see no drift, but after a tag moves one
 	// ReplicaSet can run pods of two digests. Validation then requires
-	// digests (and the lock) of Pods only.
+	// digests (and the lock, and signatures) of Pods only.
 	ScopePods Scope = "pods"
 	// ScopeWorkloads pins the pod templates of workloads too (Deployment,
 	// StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, ...): all pods of a
@@ -199,14 +199,15 @@ func (a *Admitter) Validate(ctx context.Context, req *Request) *Response {
 	s := a.Settings
 	if a.Scope == ScopePods && req.Kind.Kind != "Pod" {
 		// Workloads keep their tags in this scope: their pods are pinned
-		// and checked one by one; the registries are checked here already.
-		s.RequireDigests, only = false, nil
+		// and checked one by one (digests, lock, signatures); the
+		// registries are checked here already.
+		s.RequireDigests, s.Signatures, only = false, nil, nil
 	}
 	violations, err := pinimages.CheckPolicy(res, s, only)
 	if err != nil {
 		return deny(req.UID, http.StatusBadRequest, err.Error(), nil)
 	}
-	unsigned, warnings, err := a.validateSignatures(ctx, req, res, only, violations)
+	unsigned, warnings, err := a.validateSignatures(ctx, req, res, s, only, violations)
 	if err != nil {
 		a.Metrics.admission("validate", "denied")
 		return deny(req.UID, http.StatusServiceUnavailable, "pin-images could not check the signatures of "+describe(req)+": "+err.Error(), nil)

@@ -49,15 +49,14 @@ func (r *cached) Signatures(ctx context.Context, ref imageref.Ref, digest string
 // validateSignatures is the validating handler's signature check; it
 // returns the refusals of fields the policy did not refuse already, and
 // the warnings of rules that are not required.
-func (a *Admitter) validateSignatures(ctx context.Context, req *Request, res *pinimages.Resource, lk *lock.Lock, refused []pinimages.Violation) ([]pinimages.Violation, []string, error) {
-	if a.Settings.Signatures == nil {
+func (a *Admitter) validateSignatures(ctx context.Context, req *Request, res *pinimages.Resource, s pinimages.Settings, lk *lock.Lock, refused []pinimages.Violation) ([]pinimages.Violation, []string, error) {
+	if s.Signatures == nil {
 		return nil, nil, nil
 	}
 	resolver, err := a.Resolver(ctx, req, res.Node)
 	if err != nil {
 		return nil, nil, fmt.Errorf("failed to reach the registries for signatures: %s", a.Secrets.Text(err.Error()))
 	}
-	s := a.Settings
 	s.Registry.Secrets = a.Secrets
 	violations, warnings, err := pinimages.CheckSignatures(ctx, res, s, resolver, lk)
 	if err != nil {

@@ -17,8 +17,15 @@ limitations under the License.
 package webhook
 
 import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -30,6 +37,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/pinimages"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/redact"
+	"github.com/cloud37/ansible-playbook-operator/functions/internal/registry"
 )
 
 func TestStringDiff(t *testing.T) {
@@ -152,6 +161,25 @@ func TestValidate_podsScope(t *testing.T) {
 		}
 		return &Request{UID: "u", Kind: GroupVersionKind{Kind: kind}, Namespace: "apps", Operation: "CREATE", Object: json.RawMessage(obj)}
 	}
+	// A required signature rule: a Pod by tag is refused at validation,
+	// a workload by tag in the pods scope is left to its pods.
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.ReplaceAll(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))), "\n", "\n          ")
+	signedCfg, err := pinimages.DecodeConfig([]byte("apiVersion: fn.ansible.cloud37.dev/v1alpha1\nkind: PinImages\nmetadata:\n  name: p\nspec:\n  policy:\n    allowedRegistries: [registry.example.com]\n    signatures:\n    - prefixes: [registry.example.com]\n      keys:\n      - name: release\n        publicKey: |\n          " + key + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := signedCfg.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		scope       Scope
 		kind, image string
@@ -166,6 +194,17 @@ func TestValidate_podsScope(t *testing.T) {
 		a := &Admitter{Settings: s, Scope: tc.scope}
 		if got := a.Validate(t.Context(), review(tc.kind, tc.image)); got.Allowed != tc.allowed {
 			t.Errorf("--mutate=%s, %s of %s: allowed %v, want %v (%+v)", tc.scope, tc.kind, tc.image, got.Allowed, tc.allowed, got.Result)
+		}
+	}
+	// No registry is reached: the pods scope leaves the workload to its
+	// pods, and a Pod by tag under a required rule is refused unread.
+	noRegistry := func(context.Context, *Request, *yaml.RNode) (registry.Resolver, error) {
+		return nil, errors.New("no registry in this test")
+	}
+	for kind, allowed := range map[string]bool{"Deployment": true, "Pod": false} {
+		a := &Admitter{Settings: signed, Scope: ScopePods, Resolver: noRegistry, Secrets: &redact.Secrets{}}
+		if got := a.Validate(t.Context(), review(kind, "registry.example.com/app:1")); got.Allowed != allowed {
+			t.Errorf("--mutate=pods, signatures required, %s by tag: allowed %v, want %v (%+v)", kind, got.Allowed, allowed, got.Result)
 		}
 	}
 }

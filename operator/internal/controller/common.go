@@ -158,6 +158,12 @@ func releaseLegacy(ctx context.Context, c client.Client, obj client.Object) (boo
 
 // emitReadyTransition records an event when Ready changed status or reason:
 // Normal for True, Warning otherwise; the event reason is the condition's.
+// A new object's first Ready=True is no event: it says nothing the status
+// does not, and the Kubernetes event style guide asks for no Event that
+// only repeats what watching the object shows. At scale it was one Event
+// per object, as many API writes as the objects' creation. A new object
+// that fails gets its Warning, and every later transition (a recovery
+// among them) its event.
 func emitReadyTransition(rec events.EventRecorder, obj conditioned, before []metav1.Condition) {
 	if rec == nil {
 		return
@@ -166,7 +172,11 @@ func emitReadyTransition(rec events.EventRecorder, obj conditioned, before []met
 	if now == nil {
 		return
 	}
-	if old := meta.FindStatusCondition(before, ansiblev1alpha1.ReadyCondition); old != nil && old.Status == now.Status && old.Reason == now.Reason {
+	old := meta.FindStatusCondition(before, ansiblev1alpha1.ReadyCondition)
+	if old == nil && now.Status == metav1.ConditionTrue {
+		return
+	}
+	if old != nil && old.Status == now.Status && old.Reason == now.Reason {
 		return
 	}
 	typ := "Warning"

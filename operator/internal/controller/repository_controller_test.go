@@ -276,8 +276,12 @@ func TestRepositoryReconciler_servers(t *testing.T) {
 					}
 				}
 			}
-			if len(texts) == len(got.Status.Conditions) {
-				t.Error("no event was recorded for the Ready transition")
+			// A new Repository that fails is announced; one that becomes
+			// Ready is not (its status says so).
+			if events := len(texts) - len(got.Status.Conditions); tc.ready && events != 0 {
+				t.Errorf("%d events for a new Repository's first Ready, want none", events)
+			} else if !tc.ready && events == 0 {
+				t.Error("no Warning event was recorded for the failure")
 			}
 		})
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -471,34 +472,79 @@ func TestRepositoryReconciler_steps(t *testing.T) {
 	}
 }
 
-// TestRepositoryReconciler_eventsAndNoOp: a Ready transition is announced
-// once, with the condition's reason, and a second reconcile writes nothing.
+// TestRepositoryReconciler_eventsAndNoOp: a new Repository's first Ready
+// is no event (its status says so); a failure is a Warning with the
+// condition's reason, the recovery a Normal event, each once, and a
+// reconcile with nothing new writes nothing.
 func TestRepositoryReconciler_eventsAndNoOp(t *testing.T) {
-	var writes atomic.Int64
-	repo := newRepo()
-	c := fakeClient(&writes, repo)
-	rec := events.NewFakeRecorder(10)
-	g := &gitStub{commit: testCommit}
-	r := g.reconciler(c, rec)
-	if _, err := reconcileOnce(t, r, c, repo); err != nil {
-		t.Fatal(err)
+	all := func(rec *events.FakeRecorder) []string {
+		var out []string
+		for {
+			select {
+			case e := <-rec.Events:
+				out = append(out, e)
+			default:
+				return out
+			}
+		}
 	}
-	if n := writes.Load(); n != 1 {
-		t.Errorf("first reconcile made %d writes, want 1 (the status)", n)
-	}
-	if got := drain(rec, ansiblev1alpha1.ValidatedReason); len(got) != 1 || !strings.HasPrefix(got[0], "Normal Validated") {
-		t.Errorf("events %q, want one Normal Validated", got)
-	}
-	writes.Store(0)
-	if _, err := reconcileOnce(t, r, c, repo); err != nil {
-		t.Fatal(err)
-	}
-	if n := writes.Load(); n != 0 || g.calls != 1 {
-		t.Errorf("second reconcile made %d writes and %d git calls, want 0 and 1 in all", n, g.calls)
-	}
-	if got := drain(rec, ansiblev1alpha1.ValidatedReason); len(got) != 0 {
-		t.Errorf("events %q on a no-op, want none", got)
-	}
+	t.Run("a new Repository that resolves is not announced", func(t *testing.T) {
+		var writes atomic.Int64
+		repo := newRepo()
+		c := fakeClient(&writes, repo)
+		rec := events.NewFakeRecorder(10)
+		r := (&gitStub{commit: testCommit}).reconciler(c, rec)
+		if _, err := reconcileOnce(t, r, c, repo); err != nil {
+			t.Fatal(err)
+		}
+		if n := writes.Load(); n != 1 {
+			t.Errorf("first reconcile made %d writes, want 1 (the status)", n)
+		}
+		if !meta.IsStatusConditionTrue(repo.Status.Conditions, ansiblev1alpha1.ReadyCondition) {
+			t.Fatalf("Ready not True: %+v", repo.Status.Conditions)
+		}
+		if got := all(rec); len(got) != 0 {
+			t.Errorf("events %q for a new Repository's first Ready, want none", got)
+		}
+	})
+	t.Run("a failure and the recovery are announced once each", func(t *testing.T) {
+		var writes atomic.Int64
+		repo := newRepo()
+		c := fakeClient(&writes, repo)
+		rec := events.NewFakeRecorder(10)
+		g := &gitStub{err: &git.Error{Reason: git.BranchNotFound, Message: `branch "main" not found`}}
+		r := g.reconciler(c, rec)
+		if _, err := reconcileOnce(t, r, c, repo); err != nil {
+			t.Fatal(err)
+		}
+		if got := all(rec); len(got) != 1 || !strings.HasPrefix(got[0], "Warning "+ansiblev1alpha1.BranchNotFoundReason+" ") {
+			t.Errorf("events %q, want one Warning %s", got, ansiblev1alpha1.BranchNotFoundReason)
+		}
+		if _, err := reconcileOnce(t, r, c, repo); err != nil {
+			t.Fatal(err)
+		}
+		if got := all(rec); len(got) != 0 {
+			t.Errorf("events %q when the failure stays the same, want none", got)
+		}
+		g.err, g.commit = nil, testCommit
+		if _, err := reconcileOnce(t, r, c, repo); err != nil {
+			t.Fatal(err)
+		}
+		if got := all(rec); len(got) != 1 || !strings.HasPrefix(got[0], "Normal "+ansiblev1alpha1.ValidatedReason+" ") {
+			t.Errorf("events %q after the recovery, want one Normal %s", got, ansiblev1alpha1.ValidatedReason)
+		}
+		writes.Store(0)
+		calls := g.calls
+		if _, err := reconcileOnce(t, r, c, repo); err != nil {
+			t.Fatal(err)
+		}
+		if n := writes.Load(); n != 0 || g.calls != calls {
+			t.Errorf("a reconcile within the interval made %d writes and %d git calls, want none", n, g.calls-calls)
+		}
+		if got := all(rec); len(got) != 0 {
+			t.Errorf("events %q on a no-op, want none", got)
+		}
+	})
 }
 
 // playbookReconciler is a Playbook reconciler on c with a path checker

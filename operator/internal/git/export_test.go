@@ -19,3 +19,10 @@ package git
 // ResolveRevisionWithLimit is ResolveRevision with another fetch limit, for
 // the size cap's test.
 var ResolveRevisionWithLimit = resolveRevision
+
+// SetJoinedHook sets the hook LsRemote calls once it has joined or started
+// a shared exchange, until the test ends.
+func SetJoinedHook(t interface{ Cleanup(func()) }, hook func()) {
+	testHookJoined = hook
+	t.Cleanup(func() { testHookJoined = nil })
+}

@@ -21,12 +21,16 @@ package git
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"golang.org/x/sync/singleflight"
 )
 
 // DefaultTimeout bounds LsRemote and ResolveBranch when ctx has no deadline,
@@ -63,33 +67,84 @@ type Ref struct {
 // commit), then the others sorted by name. An empty repository has no refs
 // and no error. Every error is an *Error whose message carries no
 // credentials. ctx bounds the whole exchange, connection included; without a
-// deadline DefaultTimeout applies.
+// deadline DefaultTimeout applies. Concurrent calls for one URL with the
+// same credentials share one exchange (inflight).
 func LsRemote(ctx context.Context, url string, auth Auth) ([]Ref, error) {
 	ep, verr := parseEndpoint(url)
 	if verr != nil {
 		return nil, verr
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
-		defer cancel()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(DefaultTimeout)
 	}
-	var (
-		ar  *packp.AdvRefs
-		err error
-	)
+	ch := inflight.DoChan(inflightKey(url, auth), func() (any, error) {
+		// The call is shared: a caller that gives up must not cancel it
+		// for the others, who wait for it with their own contexts. The
+		// first caller's deadline still bounds it.
+		shared, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+		defer cancel()
+		ar, err := listRefs(shared, ep, url, auth)
+		if err != nil {
+			return nil, classify(shared, err, "list refs of", ep.String(), auth)
+		}
+		return refsOf(ar), nil
+	})
+	if testHookJoined != nil {
+		testHookJoined()
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return slices.Clone(res.Val.([]Ref)), nil
+	case <-ctx.Done():
+		return nil, classify(ctx, ctx.Err(), "list refs of", ep.String(), auth)
+	}
+}
+
+// inflight coalesces concurrent ls-remotes of one URL with the same
+// credentials into one: Repositories that share a remote (a monorepo of
+// playbooks, the same repository in every namespace) are resolved
+// together after a restart or an edit of many, and each ls-remote is a
+// server process on the git host (an upload-pack) for an answer that is
+// the same for all. A caller that joins a call in flight gets refs listed
+// at most one round trip before it asked: the answer it could have got by
+// racing that call. Nothing is kept once the call returns.
+var inflight singleflight.Group
+
+// testHookJoined, when set by a test, runs once a call has joined or
+// started its shared exchange.
+var testHookJoined func()
+
+// inflightKey identifies a remote and the credentials it is asked with;
+// the credentials enter only as a hash, so that the key holds no secret.
+func inflightKey(url string, auth Auth) string {
+	h := sha256.New()
+	for _, field := range [][]byte{[]byte(url), []byte(auth.Username), []byte(auth.Password), auth.SSHPrivateKey, auth.SSHKnownHosts} {
+		// Length-prefixed, so that no two field lists hash alike.
+		_ = binary.Write(h, binary.BigEndian, uint64(len(field)))
+		h.Write(field)
+	}
+	if auth.InsecureIgnoreHostKey {
+		h.Write([]byte{1})
+	}
+	return string(h.Sum(nil))
+}
+
+// listRefs asks the remote for its ref advertisement over ep's transport.
+func listRefs(ctx context.Context, ep endpoint, url string, auth Auth) (*packp.AdvRefs, error) {
 	switch ep.scheme {
 	case "https", "http":
-		ar, err = listHTTP(ctx, url, auth)
+		return listHTTP(ctx, url, auth)
 	case "ssh":
-		ar, err = listSSH(ctx, ep, auth)
+		return listSSH(ctx, ep, auth)
 	default:
-		ar, err = listGitDaemon(ctx, ep)
+		return listGitDaemon(ctx, ep)
 	}
-	if err != nil {
-		return nil, classify(ctx, err, "list refs of", ep.String(), auth)
-	}
-	return refsOf(ar), nil
 }
 
 // ResolveBranch returns the commit hash refs/heads/<branch> points to, or

@@ -264,18 +264,27 @@ func RunFunction(p *Processor, in []byte, out io.Writer) error {
 		// The functionConfig is not written back, and the results are
 		// written after the items, the input's first.
 		drop := func(s *source) []span { return entrySpans(s, root, "functionConfig", "results") }
-		if spliced, err := splice(in, changes, drop); err == nil {
-			var b bytes.Buffer
-			if len(spliced) > 0 && spliced[len(spliced)-1] != '\n' {
-				b.WriteByte('\n')
-			}
-			if err := writeResults(&b, inputResults(root), rl.Results); err != nil {
-				return err
+		// The results are rendered on the other core while the items are
+		// spliced: both only read the input and the report, and this is
+		// all that is left between the registry's last answer and the
+		// output.
+		var results bytes.Buffer
+		rendered := make(chan error, 1)
+		go func() { rendered <- writeResults(&results, inputResults(root), rl.Results) }()
+		spliced, err := splice(in, changes, drop)
+		if rerr := <-rendered; err == nil {
+			if rerr != nil {
+				return rerr
 			}
 			if _, err := out.Write(spliced); err != nil {
 				return err
 			}
-			if _, err := out.Write(b.Bytes()); err != nil {
+			if len(spliced) > 0 && spliced[len(spliced)-1] != '\n' {
+				if _, err := io.WriteString(out, "\n"); err != nil {
+					return err
+				}
+			}
+			if _, err := out.Write(results.Bytes()); err != nil {
 				return err
 			}
 			return procErr

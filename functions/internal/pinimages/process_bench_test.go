@@ -65,9 +65,10 @@ func benchRuns(b *testing.B) int {
 
 // processRun is one whole-process run of the binary.
 type processRun struct {
-	wall   time.Duration
-	maxRSS int64 // bytes
-	out    int   // bytes on stdout
+	start, end time.Time
+	wall       time.Duration
+	maxRSS     int64 // bytes
+	out        int   // bytes on stdout
 }
 
 // runProcess runs bin as a KRM function on the ResourceList in file and
@@ -84,7 +85,8 @@ func runProcess(b *testing.B, bin, file string, env []string, want int) processR
 	cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.Env = in, &stdout, &stderr, env
 	start := time.Now()
 	err = cmd.Run()
-	wall := time.Since(start)
+	end := time.Now()
+	wall := end.Sub(start)
 	if err != nil {
 		b.Fatalf("pin-images: %v\n%s", err, stderr.String())
 	}
@@ -95,7 +97,7 @@ func runProcess(b *testing.B, bin, file string, env []string, want int) processR
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss << 10 // KiB on Linux
 	}
-	return processRun{wall: wall, maxRSS: rss, out: stdout.Len()}
+	return processRun{start: start, end: end, wall: wall, maxRSS: rss, out: stdout.Len()}
 }
 
 func median[T int64 | time.Duration | float64](xs []T) T {
@@ -149,7 +151,10 @@ func BenchmarkWholeProcess(b *testing.B) {
 		file        string
 		walls       []time.Duration
 		perRef      []float64
-		counts      map[string]int64
+		// head is the time to the first request, tail from the last
+		// answer to the process's end.
+		head, tail []time.Duration
+		counts     map[string]int64
 	}
 	var cases []*benchCase
 	for _, tc := range []struct {
@@ -170,6 +175,8 @@ func BenchmarkWholeProcess(b *testing.B) {
 				c.proxy.Reset()
 				run := runProcess(b, bin, c.file, env, benchCorpus*benchPerItem)
 				c.walls = append(c.walls, run.wall)
+				first, last := c.proxy.Span()
+				c.head, c.tail = append(c.head, first.Sub(run.start)), append(c.tail, run.end.Sub(last))
 				c.perRef = append(c.perRef, float64(c.proxy.Requests())/float64(distinct))
 				c.counts = c.proxy.RequestsByMethod()
 			}
@@ -182,8 +189,9 @@ func BenchmarkWholeProcess(b *testing.B) {
 		wall := median(c.walls)
 		fmt.Printf("whole-process %s: wall %.2f s, bound %.2f s, ratio %.2f, %.2f requests/ref\n",
 			c.name, wall.Seconds(), bound.Seconds(), wall.Seconds()/bound.Seconds(), median(c.perRef))
-		fmt.Printf("  requests: %d pings, %d tokens, %d HEAD, %d GET; walls %v\n",
-			c.counts[registrytest.PingKey], c.counts[registrytest.TokenKey], c.counts["HEAD"], c.counts["GET"], roundAll(c.walls))
+		fmt.Printf("  requests: %d pings, %d tokens, %d HEAD, %d GET; first request after %d ms, exit %d ms after the last answer; walls %v\n",
+			c.counts[registrytest.PingKey], c.counts[registrytest.TokenKey], c.counts["HEAD"], c.counts["GET"],
+			median(c.head).Milliseconds(), median(c.tail).Milliseconds(), roundAll(c.walls))
 	}
 	walls, rss := make([]time.Duration, len(lockedRuns)), make([]int64, len(lockedRuns))
 	for i, r := range lockedRuns {

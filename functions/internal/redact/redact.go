@@ -52,6 +52,34 @@ type Secrets struct {
 	mu     sync.RWMutex
 	values map[string]bool
 	sorted []string // longest first, so a value is removed before its parts
+	// starts has a bit set for the hash of each value's first minSecret
+	// bytes: a text none of whose windows hits one holds no value, and
+	// is passed without a search for each of them (a run that fetched
+	// fifty tokens records two hundred values, and redacts each of its
+	// thousands of results).
+	starts []uint64
+}
+
+// startBits is the size of Secrets.starts (128 KiB): with hundreds of
+// values, a few texts in a hundred are searched in vain.
+const startBits = 1 << 20
+
+// startHash hashes the minSecret bytes at b[0:].
+func startHash(b string) uint32 {
+	w := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+	return (w * 0x9E3779B1) >> (32 - 20)
+}
+
+// mayHold reports whether text may hold a recorded value: some window of
+// it starts like one. Called with mu held for reading.
+func (s *Secrets) mayHold(text string) bool {
+	for i := 0; i+minSecret <= len(text); i++ {
+		h := startHash(text[i:])
+		if s.starts[h>>6]&(1<<(h&63)) != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Add records credential values (passwords, tokens, base64 auth strings).
@@ -95,6 +123,13 @@ func (s *Secrets) Add(values ...string) {
 			s.sorted = append(s.sorted, v)
 		}
 		sort.Slice(s.sorted, func(i, j int) bool { return len(s.sorted[i]) > len(s.sorted[j]) })
+		if s.starts == nil {
+			s.starts = make([]uint64, startBits/64)
+		}
+		for _, v := range s.sorted {
+			h := startHash(v)
+			s.starts[h>>6] |= 1 << (h & 63)
+		}
 	}
 }
 
@@ -114,9 +149,11 @@ func (s *Secrets) AddBasic(username, password string) {
 func (s *Secrets) Text(text string) string {
 	if s != nil {
 		s.mu.RLock()
-		for _, v := range s.sorted {
-			if strings.Contains(text, v) {
-				text = strings.ReplaceAll(text, v, Marker)
+		if len(s.sorted) > 0 && s.mayHold(text) {
+			for _, v := range s.sorted {
+				if strings.Contains(text, v) {
+					text = strings.ReplaceAll(text, v, Marker)
+				}
 			}
 		}
 		s.mu.RUnlock()

@@ -18,6 +18,7 @@ package redact
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -84,4 +85,28 @@ func TestSecrets_concurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestSecrets_manyValues: with hundreds of values recorded (a run's
+// tokens), every one is found wherever it stands in a text, and a text
+// that holds none comes back as it was.
+func TestSecrets_manyValues(t *testing.T) {
+	s := &Secrets{}
+	var tokens []string
+	for i := range 100 {
+		tok := fmt.Sprintf("tok%03d-%x", i, i*7919+12345)
+		tokens = append(tokens, tok)
+		s.Add(tok)
+	}
+	const clean = "pinned registry.example.com/team/app:1.0 to sha256:0123456789abcdef (Deployment app-1, spec.template.spec.containers[0].image)"
+	if got := s.Text(clean); got != clean {
+		t.Errorf("Text(%q) = %q, want it unchanged", clean, got)
+	}
+	for i, tok := range tokens {
+		for _, text := range []string{tok, "x" + tok, clean + " " + tok, tok + " " + clean, clean[:i%len(clean)] + tok + clean[i%len(clean):]} {
+			if got := s.Text(text); strings.Contains(got, tok) || !strings.Contains(got, Marker) {
+				t.Fatalf("Text(%q) = %q: the value %q is still there", text, got, tok)
+			}
+		}
+	}
 }

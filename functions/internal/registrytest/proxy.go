@@ -17,12 +17,14 @@ limitations under the License.
 package registrytest
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -67,6 +69,8 @@ type Proxy struct {
 	upstream http.Handler
 	delay    atomic.Int64 // time.Duration
 	requests atomic.Int64
+	// firstRequest and lastAnswer are Unix nanoseconds since Reset (0: none).
+	firstRequest, lastAnswer atomic.Int64
 
 	mu         sync.Mutex
 	byMethod   map[string]int64
@@ -96,15 +100,16 @@ func NewProxy(t testing.TB, upstreamHost string) *Proxy {
 	return p
 }
 
-// ServeHTTP counts, delays, optionally fails, then forwards the request.
+// ServeHTTP counts, optionally fails, forwards the request and delays its
+// answer.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.count(r)
+	defer func() { p.lastAnswer.Store(time.Now().UnixNano()) }()
 	if d := time.Duration(p.delay.Load()); d > 0 {
-		select {
-		case <-time.After(d):
-		case <-r.Context().Done():
-			return
-		}
+		dw := &delayedWriter{ResponseWriter: w, done: r.Context().Done(), at: time.Now().Add(d)}
+		// An answer the handler leaves to net/http (nothing written) waits too.
+		defer dw.wait()
+		w = dw
 	}
 	if p.bearerOn() && !p.authorize(w, r) {
 		return
@@ -221,9 +226,56 @@ func (p *Proxy) upstreamTransport() http.RoundTripper {
 	return p.transport
 }
 
-// SetDelay makes the proxy sleep d before handling each request.
+// SetDelay makes the proxy answer each request d after it arrived (or when
+// the upstream answers, if that is later): a network d away from a
+// registry. The request is handled, and forwarded, at once; only the
+// answer waits, so that the proxy's own work and the upstream's are inside
+// d rather than added to it, and a benchmark's bound of d per request is
+// one a client can reach.
 func (p *Proxy) SetDelay(d time.Duration) {
 	p.delay.Store(int64(d))
+}
+
+// delayedWriter holds an answer's first byte (status line, body, flush or
+// hijack) until at; a client that goes away ends the wait.
+type delayedWriter struct {
+	http.ResponseWriter
+	done   <-chan struct{}
+	at     time.Time
+	waited bool
+}
+
+func (w *delayedWriter) wait() {
+	if w.waited {
+		return
+	}
+	w.waited = true
+	if time.Until(w.at) > 0 {
+		select {
+		case <-preciseWake(w.at):
+		case <-w.done:
+		}
+	}
+}
+
+func (w *delayedWriter) WriteHeader(code int) {
+	w.wait()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *delayedWriter) Write(b []byte) (int, error) {
+	w.wait()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *delayedWriter) Flush() {
+	w.wait()
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *delayedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.wait()
+	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
 // FailNext makes the next n manifest requests (/v2/<name>/manifests/<ref>)
@@ -241,6 +293,20 @@ func (p *Proxy) Requests() int64 {
 	return p.requests.Load()
 }
 
+// Span returns when the first request since Reset arrived and when the
+// last answer was done (zero times when there was none), so that a
+// benchmark can tell a client's time before its first request and after
+// its last answer from the time it waited on the registry.
+func (p *Proxy) Span() (first, last time.Time) {
+	at := func(ns int64) time.Time {
+		if ns == 0 {
+			return time.Time{}
+		}
+		return time.Unix(0, ns)
+	}
+	return at(p.firstRequest.Load()), at(p.lastAnswer.Load())
+}
+
 // RequestsByMethod returns a snapshot of request counts: manifest requests
 // keyed by method ("HEAD", "GET", "PUT", "DELETE"), GET /v2/ under PingKey
 // and all other requests under OtherKey.
@@ -256,6 +322,8 @@ func (p *Proxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.requests.Store(0)
+	p.firstRequest.Store(0)
+	p.lastAnswer.Store(0)
 	clear(p.byMethod)
 	p.failLeft = 0
 	p.fault, p.faultLeft = NoFault, 0
@@ -277,6 +345,7 @@ func (p *Proxy) Close() {
 }
 
 func (p *Proxy) count(r *http.Request) {
+	p.firstRequest.CompareAndSwap(0, time.Now().UnixNano())
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.requests.Add(1)

@@ -33,7 +33,6 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
 
-	"github.com/cloud37/ansible-playbook-operator/functions/internal/lock"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/registry"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/registrytest"
 	"github.com/cloud37/ansible-playbook-operator/functions/internal/signature"
@@ -139,19 +138,7 @@ func BenchmarkResolve(b *testing.B) {
 // ResourceList, pinned from the lock with no network, end to end (parse,
 // transform, serialize).
 func BenchmarkLocked(b *testing.B) {
-	host := "registry.example.com"
-	lk := lock.New()
-	for i := range benchRepos * benchTags {
-		lk.Set(lock.Key{Image: benchRef(host, i)}, derived(benchRef(host, i)), time.Unix(0, 0))
-	}
-	lockYAML, err := lk.Marshal()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := "functionConfig:\n  apiVersion: fn.ansible.cloud37.dev/v1alpha1\n  kind: PinImages\n  metadata:\n    name: pin\n  spec:\n    mode: locked\n"
-	in := corpus(host, benchLocked, "")
-	in = append(in, []byte(indentItem(string(lockYAML)))...)
-	in = append(in, []byte(cfg)...)
+	in := lockedCorpus(b, nil, "")
 	var last time.Duration
 	for b.Loop() {
 		start := time.Now()
@@ -169,7 +156,6 @@ func BenchmarkLocked(b *testing.B) {
 // entry records the key that verified it, and the run checks each against
 // the policy's key, offline.
 func BenchmarkLockedSigned(b *testing.B) {
-	host := "registry.example.com"
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		b.Fatal(err)
@@ -183,24 +169,11 @@ func BenchmarkLockedSigned(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	lk := lock.New()
-	for i := range benchRepos * benchTags {
-		k := lock.Key{Image: benchRef(host, i)}
-		lk.Set(k, derived(benchRef(host, i)), time.Unix(0, 0))
-		lk.SetVerified(k, derived(benchRef(host, i)), key.Name, key.Fingerprint)
-	}
-	lockYAML, err := lk.Marshal()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := "functionConfig:\n  apiVersion: fn.ansible.cloud37.dev/v1alpha1\n  kind: PinImages\n  metadata:\n    name: pin\n  spec:\n    mode: locked\n" +
-		"    policy:\n      signatures:\n      - prefixes: [" + host + "]\n        keys:\n        - name: release\n          publicKey: |\n"
+	policy := "    policy:\n      signatures:\n      - prefixes: [" + lockedHost + "]\n        keys:\n        - name: release\n          publicKey: |\n"
 	for _, l := range strings.Split(strings.TrimSpace(pubPEM), "\n") {
-		cfg += "            " + l + "\n"
+		policy += "            " + l + "\n"
 	}
-	in := corpus(host, benchLocked, "")
-	in = append(in, []byte(indentItem(string(lockYAML)))...)
-	in = append(in, []byte(cfg)...)
+	in := lockedCorpus(b, &key, policy)
 	var last time.Duration
 	for b.Loop() {
 		start := time.Now()

@@ -60,14 +60,14 @@ type Secrets struct {
 	starts []uint64
 }
 
-// startBits is the size of Secrets.starts (128 KiB): with hundreds of
+// startLog2 sizes Secrets.starts at 2^20 bits (128 KiB): with hundreds of
 // values, a few texts in a hundred are searched in vain.
-const startBits = 1 << 20
+const startLog2 = 20
 
-// startHash hashes the minSecret bytes at b[0:].
+// startHash hashes the minSecret bytes at b[0:] to a bit of Secrets.starts.
 func startHash(b string) uint32 {
 	w := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-	return (w * 0x9E3779B1) >> (32 - 20)
+	return (w * 0x9E3779B1) >> (32 - startLog2)
 }
 
 // mayHold reports whether text may hold a recorded value: some window of
@@ -114,6 +114,11 @@ func (s *Secrets) Add(values ...string) {
 	for _, v := range all {
 		if len(v) >= minSecret && !s.values[v] {
 			s.values[v] = true
+			if s.starts == nil {
+				s.starts = make([]uint64, (1<<startLog2)/64)
+			}
+			h := startHash(v)
+			s.starts[h>>6] |= 1 << (h & 63)
 			changed = true
 		}
 	}
@@ -123,13 +128,6 @@ func (s *Secrets) Add(values ...string) {
 			s.sorted = append(s.sorted, v)
 		}
 		sort.Slice(s.sorted, func(i, j int) bool { return len(s.sorted[i]) > len(s.sorted[j]) })
-		if s.starts == nil {
-			s.starts = make([]uint64, startBits/64)
-		}
-		for _, v := range s.sorted {
-			h := startHash(v)
-			s.starts[h>>6] |= 1 << (h & 63)
-		}
 	}
 }
 
